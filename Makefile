@@ -1,0 +1,44 @@
+# Two commands on a fresh Debian machine:  `make demo`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Reinstall when the dependency list changes.
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: help setup test-deps lint test demo bench docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+setup: $(STAMP)  ## create .venv and install the project with its dev tools
+
+$(STAMP): pyproject.toml
+	scripts/bootstrap.sh $(PYTHON) $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+test-deps:  ## Debian packages and the kube-apiserver binary for the real-cluster tests
+	scripts/install-test-deps.sh
+	scripts/kube-apiserver.sh >/dev/null
+
+lint: setup  ## ruff and mypy --strict
+	$(BIN)/ruff check iac tests bench scripts
+	$(BIN)/mypy
+
+test: setup test-deps lint  ## set everything up and run the whole test suite (real kube-apiserver included)
+	IAC_REQUIRE_CLUSTER=1 $(BIN)/pytest
+
+demo: setup  ## the embedded default: render and validate the example stack with demo credentials
+	$(BIN)/iac demo
+
+bench: setup test-deps  ## run every bench/*.py and write bench/results.md
+	@{ echo "# Benchmark results"; echo; echo '```'; uname -srm; nproc | sed 's/^/cores: /'; \
+	   for f in bench/*.py; do echo; $(BIN)/python $$f || exit 1; done; echo '```'; } | tee bench/results.md
+
+docs: setup  ## regenerate the README's integration table from the specs
+	$(BIN)/python scripts/update-readme.py
+
+clean:  ## remove the virtualenv and generated output
+	rm -rf $(VENV) demo-out dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,73 @@
+"""The Typer application and the error boundary shared by every command module."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from iac.errors import IacError
+
+app = typer.Typer(
+    name="iac",
+    help="Declare, render, deploy and run baton identity connectors on your own Kubernetes clusters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# stdout carries results (manifests, JSON); everything for humans goes to stderr.
+def _width(stream: object) -> int | None:
+    # Pipes and CI logs have no terminal width; rich would assume 80 and wrap every table.
+    isatty = getattr(stream, "isatty", None)
+    return None if (isatty and isatty()) or os.environ.get("COLUMNS") else 160
+
+
+out = Console(highlight=False, soft_wrap=True, width=_width(sys.stdout))
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False) if err.is_terminal else \
+        print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and exit code 2; show warnings as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except IacError as exc:
+            _print_warnings(caught)
+            fail(str(exc), exc.exit_code)
+        _print_warnings(caught)
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        text = str(w.message)
+        if text not in seen:
+            seen.add(text)
+            print(f"warning: {text}", file=sys.stderr)
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``app.command`` for modules that register on the shared app."""
+    return app.command(*args, **kwargs)

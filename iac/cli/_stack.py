@@ -1,0 +1,135 @@
+"""Stack commands: catalog, explain, validate, render."""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from iac.cli._app import app, err, out, user_errors
+from iac.docs import catalog_markdown, catalog_rows, explain_integration
+from iac.render import manifests_to_yaml, render_manifests, render_stack, schema_versions, validate_objects, write_tree
+from iac.spec import INTEGRATIONS, get_integration, load_stack
+
+StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-level `stack`.",
+                                           show_default=False)]
+
+
+class CatalogFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class ExplainFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def catalog(
+    output: Annotated[CatalogFormat, typer.Option("--output", "-o", help="Output format.")] = CatalogFormat.table,
+) -> None:
+    """List the integrations: what each syncs, can provision, and which settings it needs."""
+    rows = catalog_rows()
+    if output is CatalogFormat.json:
+        out.print_json(json.dumps(rows))
+        return
+    if output is CatalogFormat.markdown:
+        print(catalog_markdown(), end="")
+        return
+    table = Table(title="Integrations", show_lines=False)
+    for column in ("integration", "title", "syncs", "provisioning", "required settings"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["name"], row["title"], ", ".join(row["resource_types"]),
+                      "yes" if row["provisioning"] else "no", ", ".join(row["required"]))
+    out.print(table)
+
+
+@app.command()
+def explain(
+    integration: Annotated[str, typer.Argument(
+        help=f"One of: {', '.join(INTEGRATIONS)}.", show_default=False)],
+    output: Annotated[ExplainFormat, typer.Option("--output", "-o", help="Output format.")] = ExplainFormat.text,
+) -> None:
+    """Show an integration's settings, env names, what it syncs and what to create upstream."""
+    with user_errors():
+        cls = get_integration(integration)
+    info = explain_integration(cls)
+    if output is ExplainFormat.json:
+        out.print_json(json.dumps(info))
+        return
+    _print_explanation(info)
+
+
+def _print_explanation(info: dict[str, Any]) -> None:
+    out.print(f"[bold]{info['title']}[/] ({info['name']}): {info['summary']}")
+    out.print("[bold]Settings[/] (Python name, container env, type, default)")
+    for s in info["settings"]:
+        kind = "secret reference" if s["secret"] else s["kind"]
+        if s["choices"]:
+            kind += " " + "|".join(s["choices"])
+        out.print(f"  [cyan]{s['name']}[/]  {s['env']}  {kind}, {s['default']}")
+        out.print(f"      {escape(s['help'])}")
+    if info["syncs"]:
+        out.print("[bold]Syncs[/]")
+        for rt in info["syncs"]:
+            ents = "; ".join(f"{e['slug']} → {', '.join(e['grantable_to'])}" for e in rt["entitlements"])
+            extra = f" [{ents}]" if ents else ""
+            extra += f" (opt-in: {rt['opt_in']})" if rt["opt_in"] else ""
+            out.print(f"  {rt['id']}: {escape(rt['description'] + extra)}")
+    out.print("[bold]Provisioning[/] (provisioning=True)")
+    for line in info["provisioning"]:
+        out.print(f"  - {escape(line)}")
+    out.print("[bold]Set up upstream[/]")
+    for line in info["upstream_setup"]:
+        out.print(f"  - {escape(line)}")
+    for label, key in (("Read scopes", "read_scopes"), ("Write scopes (provisioning)", "write_scopes")):
+        if info[key]:
+            out.print(f"[bold]{label}[/]: {' '.join(info[key])}")
+    if info["docs_url"]:
+        out.print(f"[bold]Docs[/]: {info['docs_url']}")
+
+
+@app.command()
+def validate(
+    stack_file: StackFile,
+    no_secrets: Annotated[bool, typer.Option(
+        "--no-secrets", help="Do not read secret.env/secret.file values (check everything else).")] = False,
+) -> None:
+    """Check a stack: settings, secret references, and every rendered object against the Kubernetes schemas."""
+    with user_errors():
+        stack = load_stack(stack_file)
+        objects = render_stack(stack, redact_secrets=no_secrets)
+        validate_objects(objects)
+    versions = " and ".join(schema_versions())
+    err.print(f"stack '{stack.name}': {len(stack.connectors)} connectors, {len(objects)} objects, "
+              f"valid for Kubernetes {versions}")
+
+
+@app.command()
+def render(
+    stack_file: StackFile,
+    output_dir: Annotated[Path | None, typer.Option(
+        "--output-dir", "-o", help="Write one file per object here (replaced as a whole) instead of stdout.",
+        show_default=False)] = None,
+    check: Annotated[bool, typer.Option(
+        "--validate/--no-validate", help="Validate every object against the Kubernetes schemas first.")] = True,
+) -> None:
+    """Render a stack's Kubernetes objects (YAML) to stdout or to a directory."""
+    with user_errors():
+        stack = load_stack(stack_file)
+        manifests = render_manifests(stack)
+        if check:
+            validate_objects([m.obj for m in manifests])
+        if output_dir is None:
+            print(manifests_to_yaml(manifests), end="")
+        else:
+            files = write_tree(manifests, output_dir)
+            err.print(f"wrote {len(files)} files for {len(stack.connectors)} connectors to {output_dir}")

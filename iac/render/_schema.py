@@ -1,0 +1,76 @@
+"""Strict schema validation of rendered objects with the schemas bundled by ``kubernetes-validate``.
+
+Validators are built once per (Kubernetes version, kind) and reused: loading a schema costs far
+more than checking an object against it."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+from kubernetes_validate import utils as kv_utils
+from referencing import Registry, Resource
+
+from iac.errors import RenderError
+
+__all__ = ["CHECKED_VERSIONS", "MIN_VERSION", "newest_version", "schema_versions", "validate_objects"]
+
+MIN_VERSION = "1.25"
+# Kinds whose schema lives outside Kubernetes (CRDs); checked by their own tests.
+_CRD_KINDS = {("external-secrets.io/v1", "ExternalSecret")}
+
+
+def newest_version() -> str:
+    return str(kv_utils.major_minor(kv_utils.latest_version()))
+
+
+def schema_versions() -> tuple[str, ...]:
+    """The Kubernetes versions every rendered object is validated against."""
+    return (MIN_VERSION, newest_version())
+
+
+CHECKED_VERSIONS = schema_versions
+
+
+@cache
+def _validator(version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator:
+    full = next(v for v in kv_utils.all_versions() if kv_utils.major_minor(v) == version)
+    schema_dir = f"kubernetes-json-schema/v{full}-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = kv_utils.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", version)
+    definitions = kv_utils.schema_contents(f"{schema_dir}/_definitions.json", version)
+    registry: Registry[Any] = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+def validate_objects(objects: list[dict[str, Any]], versions: tuple[str, ...] | None = None) -> int:
+    """Validate every object in strict mode for each version; return how many checks ran.
+
+    Raises RenderError naming the object, the field path and the version on the first failure."""
+    checks = 0
+    for version in versions or schema_versions():
+        for obj in objects:
+            key = (obj.get("apiVersion", ""), obj.get("kind", ""))
+            if key in _CRD_KINDS:
+                continue
+            try:
+                validator = _validator(version, key[1], key[0])
+            except (FileNotFoundError, StopIteration, json.JSONDecodeError) as exc:
+                raise RenderError(f"no Kubernetes {version} schema for {key[1]} {key[0]}: {exc}") from None
+            error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+            if error is not None:
+                path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+                name = obj.get("metadata", {}).get("name", "?")
+                raise RenderError(
+                    f"{key[1]} {name} fails the Kubernetes {version} schema at {path}: {error.message}"
+                )
+            checks += 1
+    return checks
+
+
+# Keep a reference so linters see the import is used for its schemas.
+_ = kubernetes_validate

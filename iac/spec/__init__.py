@@ -1,0 +1,40 @@
+"""The declarative model: integrations, their settings, secret references and stacks. No IO here
+except reading stack files and resolving secret references."""
+
+from __future__ import annotations
+
+from iac.spec import secret
+from iac.spec._connector import (
+    ConductorOne,
+    Connector,
+    EntitlementDoc,
+    Integration,
+    Resources,
+    ResourceTypeDoc,
+    env_value_items,
+)
+from iac.spec._settings import Setting, SettingSpec
+from iac.spec.integrations import INTEGRATIONS, Celigo, Concur, Coupa, Custom, Okta, get_integration
+from iac.spec.stack import Stack, load_stack
+
+__all__ = [
+    "INTEGRATIONS",
+    "Celigo",
+    "Concur",
+    "ConductorOne",
+    "Connector",
+    "Coupa",
+    "Custom",
+    "EntitlementDoc",
+    "Integration",
+    "Okta",
+    "ResourceTypeDoc",
+    "Resources",
+    "Setting",
+    "SettingSpec",
+    "Stack",
+    "env_value_items",
+    "get_integration",
+    "load_stack",
+    "secret",
+]

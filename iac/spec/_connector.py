@@ -1,0 +1,301 @@
+"""The connector base class and the catalog metadata every integration declares.
+
+An integration is one subclass of :class:`Connector` in ``iac/spec/integrations/<name>.py``:
+its annotated fields are the settings (see :mod:`iac.spec._settings`), its ``integration``
+class variable the catalog entry. Nothing else in the project lists an integration's fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+)
+
+from iac.spec._settings import Setting, SettingSpec, setting_spec
+from iac.spec._validation import check_dns_label, check_https_url, spec_error_from
+from iac.spec.secret import (
+    EnvSecret,
+    ExternalSecretRef,
+    FileSecret,
+    KubernetesSecretRef,
+    LiteralSecret,
+    SecretRef,
+)
+
+__all__ = [
+    "ConductorOne",
+    "Connector",
+    "EntitlementDoc",
+    "Integration",
+    "ResourceTypeDoc",
+    "Resources",
+    "SecretField",
+    "env_value_items",
+]
+
+MAX_CONNECTOR_NAME = 57  # "baton-" + name must fit a 63-character label
+LogLevel = Literal["debug", "info", "warn", "error"]
+
+
+def _require_secret_ref(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            "is a secret: a plain string is refused so credentials stay out of stack files; use "
+            "secret.env('VAR'), secret.file(PATH), secret.kubernetes(NAME, KEY) or secret.external(STORE, KEY)"
+        )
+    if value is not None and not isinstance(value, SecretRef):
+        raise ValueError(f"is a secret and needs a secret reference (secret.env(...), ...), got {type(value).__name__}")
+    return value
+
+
+SecretField = Annotated[
+    EnvSecret | FileSecret | LiteralSecret | KubernetesSecretRef | ExternalSecretRef,
+    BeforeValidator(_require_secret_ref),
+]
+OptionalSecretField = Annotated[
+    EnvSecret | FileSecret | LiteralSecret | KubernetesSecretRef | ExternalSecretRef | None,
+    BeforeValidator(_require_secret_ref),
+]
+
+
+@dataclass(frozen=True)
+class EntitlementDoc:
+    slug: str
+    grantable_to: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class ResourceTypeDoc:
+    """What a connector syncs: one resource type with its entitlements."""
+
+    id: str
+    description: str
+    entitlements: tuple[EntitlementDoc, ...] = ()
+    provisioned: bool = False
+    """Grant/revoke of this type's entitlements is supported when provisioning is on."""
+    opt_in: str | None = None
+    """Name of the setting that enables this type, when it is not synced by default."""
+
+
+@dataclass(frozen=True)
+class Integration:
+    """Catalog metadata of an integration (everything that is not a setting)."""
+
+    name: str
+    title: str
+    summary: str
+    syncs: tuple[ResourceTypeDoc, ...]
+    provisioning: tuple[str, ...]
+    """What the connector changes upstream when provisioning is on (human-readable)."""
+    upstream_setup: tuple[str, ...]
+    """What a user must create or grant in the vendor's admin console first."""
+    read_scopes: tuple[str, ...] = ()
+    write_scopes: tuple[str, ...] = ()
+    docs_url: str | None = None
+    bundled_runtime: bool = True
+    """The project's runtime image can run this connector (BATON_CONNECTOR=<name>)."""
+    c1_resource: str | None = None
+    c1_catalog_id: str | None = None
+    known_defects_fixed: tuple[str, ...] = field(default=())
+
+
+class SpecModel(BaseModel):
+    """A settings group whose validation errors surface as one-line SpecErrors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    _secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise spec_error_from(exc, connector=None, fields=type(self).model_fields,
+                                  secret_fields=self._secret_fields) from None
+
+
+_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+
+
+class Resources(SpecModel):
+    """Container requests and limits. Keys: ``cpu``, ``memory``, ``ephemeral-storage``."""
+
+    requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "50m", "memory": "128Mi"})
+    limits: dict[str, str] = Field(default_factory=lambda: {"cpu": "1", "memory": "512Mi"})
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _quantities(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, quantity in value.items():
+            if key not in ("cpu", "memory", "ephemeral-storage"):
+                raise ValueError(f"unknown resource {key!r}; use cpu, memory or ephemeral-storage")
+            if not isinstance(quantity, str) or not _QUANTITY.match(quantity):
+                raise ValueError(f"{key} quantity {quantity!r} is not a Kubernetes quantity like '500m' or '256Mi'")
+        return dict(sorted(value.items()))
+
+
+class ConductorOne(SpecModel):
+    """ConductorOne client credentials (from "Add connector → Baton → Rotate" in ConductorOne).
+
+    Optional: without them the connector syncs into its local artifact only."""
+
+    _secret_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+    client_id: Annotated[
+        str | EnvSecret | FileSecret | LiteralSecret | KubernetesSecretRef | ExternalSecretRef,
+        Setting(env="BATON_CLIENT_ID", help="ConductorOne client ID of this connector"),
+    ]
+    client_secret: Annotated[
+        SecretField, Setting(env="BATON_CLIENT_SECRET", help="ConductorOne client secret of this connector"),
+    ]
+
+    @field_validator("client_id", mode="before")
+    @classmethod
+    def _client_id(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class Connector(BaseModel):
+    """Base of every integration. Subclasses add annotated settings and an ``integration`` entry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+    integration: ClassVar[Integration]
+
+    name: str
+    provisioning: Annotated[
+        StrictBool,
+        Setting(env="BATON_PROVISIONING", help="let the connector grant and revoke access upstream"),
+    ] = False
+    log_level: Annotated[LogLevel, Setting(env="BATON_LOG_LEVEL", help="log verbosity")] = "info"
+    host_id: Annotated[
+        str | None,
+        Setting(env="BATON_HOST_ID", help="host identity reported to ConductorOne (default baton-<name>)"),
+    ] = None
+    base_url_override: Annotated[
+        str | None,
+        Setting(env="BATON_BASE_URL", help="send API calls to this base URL instead (proxy, simulator)"),
+    ] = None
+    rate_limit_share: Annotated[
+        float,
+        Field(gt=0, le=1),
+        Setting(env="BATON_RATE_LIMIT_SHARE",
+                help="largest share of any vendor rate-limit bucket the connector may use"),
+    ] = 0.5
+    conductorone: ConductorOne | None = None
+    image: str | None = None
+    resources: Resources | None = None
+    egress_ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = (443,)
+
+    def __init__(self, name: str, /, **settings: Any) -> None:
+        try:
+            super().__init__(name=name, **settings)
+        except ValidationError as exc:
+            model = type(self)
+            raise spec_error_from(
+                exc,
+                connector=name if isinstance(name, str) else None,
+                fields=[f for f in model.model_fields if f != "name"],
+                secret_fields=[s.name for s in model.settings() if s.secret],
+            ) from None
+
+    # -- validation shared by all integrations -------------------------------------------------
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> str:
+        return check_dns_label(value, "connector name", MAX_CONNECTOR_NAME)
+
+    @field_validator("base_url_override")
+    @classmethod
+    def _base_url_override(cls, value: str | None) -> str | None:
+        return None if value is None else check_https_url(value, "base_url_override")
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() for c in value)):
+            raise ValueError(f"image {value!r} must be an image reference without spaces")
+        return value
+
+    @field_validator("host_id")
+    @classmethod
+    def _host_id(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or len(value) > 253):
+            raise ValueError("host_id must be a non-empty string of at most 253 characters")
+        return value
+
+    # -- derived views -------------------------------------------------------------------------
+
+    @classmethod
+    def settings(cls) -> list[SettingSpec]:
+        """Every container setting: the integration's own, the common ones, then ConductorOne's."""
+        return cls.connector_settings() + conductorone_settings()
+
+    @classmethod
+    def connector_settings(cls) -> list[SettingSpec]:
+        """The integration's own settings first, then those common to all connectors."""
+        return list(_connector_settings(cls))
+
+
+    @property
+    def deployment_name(self) -> str:
+        return f"baton-{self.name}"
+
+    def env_items(self) -> Iterator[tuple[str, Any]]:
+        """(env name, value) for every setting that has a value: plain values or SecretRefs."""
+        for spec in type(self).connector_settings():
+            value = getattr(self, spec.name)
+            if spec.name == "host_id" and value is None:
+                value = self.deployment_name
+            if value is None or value == ():
+                continue
+            yield spec.env, value
+        yield from self.extra_env_items()
+
+    def extra_env_items(self) -> Iterator[tuple[str, Any]]:
+        """Hook for integrations whose env names are user-defined (``Custom``)."""
+        return iter(())
+
+
+@cache
+def _connector_settings(cls: type[Connector]) -> tuple[SettingSpec, ...]:
+    own: list[SettingSpec] = []
+    common: list[SettingSpec] = []
+    for name, info in cls.model_fields.items():
+        spec = setting_spec(name, info)
+        if spec is None:
+            continue
+        (common if name in Connector.model_fields else own).append(spec)
+    return tuple(own + common)
+
+
+@cache
+def _conductorone_settings() -> tuple[SettingSpec, ...]:
+    return tuple(s for name, info in ConductorOne.model_fields.items() if (s := setting_spec(name, info)))
+
+
+def conductorone_settings() -> list[SettingSpec]:
+    return list(_conductorone_settings())
+
+
+def env_value_items(connector: Connector, default_c1: ConductorOne | None) -> list[tuple[str, Any]]:
+    """All env items of a connector, including its ConductorOne credentials (own or the stack's)."""
+    items = list(connector.env_items())
+    c1 = connector.conductorone or default_c1
+    if c1 is not None:
+        for spec in _conductorone_settings():
+            items.append((spec.env, getattr(c1, spec.name)))
+    return items

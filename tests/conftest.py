@@ -1,0 +1,50 @@
+"""Shared fixtures. The real kube-apiserver fixture lives in _cluster.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from _cluster import kube_cluster  # noqa: F401  (session fixture: real kube-apiserver)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Credentials of the example stack; each value is a sentinel the leak tests search for.
+EXAMPLE_ENV = {
+    "C1_CLIENT_ID": "sentinel-c1-client-id-0001",
+    "C1_CLIENT_SECRET": "sentinel-c1-client-secret-0002",
+    "OKTA_API_TOKEN": "sentinel-okta-api-token-0003",
+    "COUPA_CLIENT_SECRET": "sentinel-coupa-client-secret-0004",
+    "CONCUR_CLIENT_SECRET": "sentinel-concur-client-secret-0005",
+    "CONCUR_REFRESH_TOKEN": "sentinel-concur-refresh-token-0006",
+}
+
+
+@pytest.fixture
+def example_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    return dict(EXAMPLE_ENV)
+
+
+RunIac = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_iac(tmp_path: Path) -> RunIac:
+    """Run the real `iac` console entry point in a subprocess (what a user's shell does)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV}
+        full_env.update(env or {})
+        full_env.setdefault("COLUMNS", "200")
+        return subprocess.run(
+            [sys.executable, "-m", "iac", *args],
+            capture_output=True, text=True, env=full_env, cwd=cwd or REPO_ROOT, timeout=120,
+        )
+
+    return run
