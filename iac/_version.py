@@ -1,8 +1,3 @@
-from __future__ import annotations
+"""The package version: the single source hatchling reads (`[tool.hatch.version]`)."""
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("baton-iac")
-except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.1.0"
+__version__ = "0.1.0"

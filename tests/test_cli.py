@@ -63,3 +63,31 @@ def test_readme_integration_table_is_generated_from_the_specs() -> None:
     start = readme.index(README_BEGIN)
     end = readme.index(README_END) + len(README_END) + 1
     assert readme[start:end] == catalog_markdown(), "run `make docs` to regenerate the README table"
+
+
+def test_lazy_command_map_matches_what_the_modules_register() -> None:
+    from iac.cli import COMMAND_MODULES, get_app
+
+    app = get_app()
+    registered = {c.name or c.callback.__name__ for c in app.registered_commands}  # type: ignore[union-attr]
+    registered |= {g.name for g in app.registered_groups if g.name}
+    mapped = {c for commands in COMMAND_MODULES.values() for c in commands}
+    assert registered == mapped
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from iac.cli import main\n"
+            "try:\n    main(['catalog', '-o', 'json'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('iac.cli.')), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "['iac.cli._app', 'iac.cli._stack']"
+
+
+def test_version(run_iac: RunIac) -> None:
+    from iac import __version__
+
+    result = run_iac("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"iac {__version__}"

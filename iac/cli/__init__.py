@@ -1,15 +1,48 @@
 """Command-line interface: ``iac``. Parses arguments, calls the library, formats output.
 
-Each command family lives in its own module and registers itself on the shared app.
+Each command family lives in its own module and registers itself on the shared app. ``iac <command>``
+imports only the module that registers ``<command>`` (the runtime, the engine and the CDK shims are
+heavy); ``iac --help`` and unknown commands load them all.
 """
 
 from __future__ import annotations
 
-from iac.cli import _connector, _demo, _deploy, _sim, _stack  # noqa: F401  (registration side effects)
+import importlib
+import sys
+from collections.abc import Sequence
+
+import typer
+
 from iac.cli._app import app
 
-__all__ = ["app", "main"]
+__all__ = ["COMMAND_MODULES", "get_app", "main"]
+
+# Order is the order of `iac --help`.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "_stack": ("catalog", "explain", "validate", "render"),
+    "_demo": ("demo",),
+    "_deploy": ("preview", "up", "refresh", "destroy", "rbac"),
+    "_synth": ("synth",),
+    "_connector": ("connector",),
+    "_sim": ("sim",),
+}
+_MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}
 
 
-def main() -> None:
-    app()
+def _load(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(f"iac.cli.{module}")
+
+
+def get_app() -> typer.Typer:
+    """The app with every command registered (for tests and documentation)."""
+    _load(list(COMMAND_MODULES))
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    module = _MODULE_OF.get(command or "")
+    _load([module] if module else list(COMMAND_MODULES))
+    app(args=args, prog_name="iac")

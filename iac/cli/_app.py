@@ -68,6 +68,22 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
             print(f"warning: {text}", file=sys.stderr)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from iac._version import __version__
+
+        print(f"iac {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_show_version,
+                                 is_eager=True),
+) -> None:
+    """Declare, render, deploy and run baton identity connectors on your own Kubernetes clusters."""
+
+
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``app.command`` for modules that register on the shared app."""
     return app.command(*args, **kwargs)

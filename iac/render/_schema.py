@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from typing import Any
-
-import jsonschema
-import kubernetes_validate
-from kubernetes_validate import utils as kv_utils
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from iac.errors import RenderError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["CHECKED_VERSIONS", "MIN_VERSION", "newest_version", "schema_versions", "validate_objects"]
 
@@ -24,7 +22,15 @@ MIN_VERSION = "1.25"
 _CRD_KINDS = {("external-secrets.io/v1", "ExternalSecret")}
 
 
+# jsonschema and the schema package cost ~60 ms to import: only `validate` and `render` need them.
+def _kv_utils() -> Any:
+    from kubernetes_validate import utils
+
+    return utils
+
+
 def newest_version() -> str:
+    kv_utils = _kv_utils()
     return str(kv_utils.major_minor(kv_utils.latest_version()))
 
 
@@ -38,6 +44,10 @@ CHECKED_VERSIONS = schema_versions
 
 @cache
 def _validator(version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    kv_utils = _kv_utils()
     full = next(v for v in kv_utils.all_versions() if kv_utils.major_minor(v) == version)
     schema_dir = f"kubernetes-json-schema/v{full}-local-strict"
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -51,6 +61,8 @@ def validate_objects(objects: list[dict[str, Any]], versions: tuple[str, ...] | 
     """Validate every object in strict mode for each version; return how many checks ran.
 
     Raises RenderError naming the object, the field path and the version on the first failure."""
+    import jsonschema
+
     checks = 0
     for version in versions or schema_versions():
         for obj in objects:
@@ -71,6 +83,3 @@ def validate_objects(objects: list[dict[str, Any]], versions: tuple[str, ...] | 
             checks += 1
     return checks
 
-
-# Keep a reference so linters see the import is used for its schemas.
-_ = kubernetes_validate

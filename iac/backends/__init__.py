@@ -1,0 +1,1 @@
+"""Backends turn rendered objects into infrastructure. Only ``iac.backends.engine`` talks to a cluster."""

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install the Debian packages the real-cluster tests need: etcd (the apiserver's store), xz (to unpack the
+# cached kube-apiserver) and openssl (service-account signing key). Idempotent: when everything is present it
+# only runs `dpkg -s` and exits; `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(etcd-server xz-utils openssl)
+
+usage() {
+  cat <<'EOF'
+Usage: scripts/install-test-deps.sh [--check]
+
+Installs the Debian packages needed by the real-cluster tests when they are missing:
+  etcd-server xz-utils openssl
+
+  --check   only report what is missing; exit 1 if anything is
+  -h, --help
+EOF
+}
+
+check_only=0
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --check) check_only=1 ;;
+  "") ;;
+  *) usage >&2; exit 64 ;;
+esac
+
+installed() {
+  # `dpkg -s` also succeeds for removed-but-configured packages, so check the status line.
+  dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-test-deps: all present (${PACKAGES[*]})" >&2
+  exit 0
+fi
+
+if [ "$check_only" -eq 1 ]; then
+  echo "install-test-deps: missing: ${missing[*]}" >&2
+  exit 1
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-test-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  as_root=(sudo)
+fi
+
+echo "install-test-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+echo "install-test-deps: done" >&2
