@@ -1,0 +1,140 @@
+"""The runtime image, built here without a registry and run as the manifests run it: read-only root,
+uid 65532, no capabilities, host network to reach a simulator on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import REPO_ROOT
+from iac import __version__
+from iac.sim import OktaSim, serve
+
+CONTAINERS_ENV = {
+    "CONTAINERS_CONF": str(REPO_ROOT / "containers" / "containers.conf"),
+    "CONTAINERS_STORAGE_CONF": str(REPO_ROOT / "containers" / "storage.conf"),
+}
+HARDENED = ["--read-only", "--user", "65532", "--cap-drop", "ALL", "--network", "host"]
+
+
+def podman(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout,
+                          env={**os.environ, **CONTAINERS_ENV})
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    required = bool(os.environ.get("CI") or os.environ.get("IAC_REQUIRE_IMAGE"))
+    if os.geteuid() != 0 and shutil.which("podman") is None:
+        if required:
+            pytest.fail("podman is missing and cannot be installed without root")
+        pytest.skip("podman missing (make test installs it as root)")
+    result = subprocess.run([str(REPO_ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
+                            timeout=900, cwd=REPO_ROOT)
+    if result.returncode != 0:
+        pytest.fail(f"image build failed:\n{result.stderr[-4000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def okta() -> Iterator[tuple[OktaSim, str]]:
+    sim = OktaSim(seed=7, users=120, groups=8, apps=4)
+    with serve(sim.app) as base_url:
+        yield sim, base_url
+
+
+def connector_env(sim: OktaSim, base_url: str) -> list[str]:
+    token = sim.auth_headers["Authorization"].split(" ", 1)[1]
+    pairs = {"BATON_CONNECTOR": "okta", "BATON_DOMAIN": "acme.okta.com", "BATON_BASE_URL": base_url,
+             "BATON_API_TOKEN": token, "BATON_LOG_FORMAT": "json"}
+    return [arg for key, value in pairs.items() for arg in ("-e", f"{key}={value}")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_image_metadata(image: str) -> None:
+    assert image == f"localhost/baton-iac:{__version__}"
+    inspect = podman("image", "inspect", image, "--format",
+                     "{{.Config.User}}|{{index .Config.Labels \"org.opencontainers.image.version\"}}|"
+                     "{{json .Config.ExposedPorts}}").stdout.strip()
+    user, version, ports = inspect.split("|")
+    assert user == "65532:65532"
+    assert version == __version__
+    assert "8081/tcp" in ports
+
+
+def test_one_shot_sync_in_a_locked_down_container(image: str, okta: tuple[OktaSim, str], tmp_path: Path) -> None:
+    sim, base_url = okta
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o777)
+    result = podman("run", "--rm", *HARDENED, "-v", f"{data}:/data", *connector_env(sim, base_url),
+                    "-e", "BATON_MODE=sync", image, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    token = sim.auth_headers["Authorization"].split(" ", 1)[1]
+    assert token not in result.stdout + result.stderr
+    with sqlite3.connect(data / "sync.sqlite") as db:
+        users = db.execute("SELECT count(*) FROM resources WHERE resource_type = 'user'").fetchone()[0]
+        groups = db.execute("SELECT count(*) FROM resources WHERE resource_type = 'group'").fetchone()[0]
+    assert users == sim.dataset.counts()["users"]
+    assert groups == sim.dataset.counts()["groups"]
+
+
+def test_service_mode_answers_health_and_stops_cleanly(image: str, okta: tuple[OktaSim, str],
+                                                        tmp_path: Path) -> None:
+    sim, base_url = okta
+    port = free_port()
+    name = f"iac-test-{port}"
+    podman("run", "-d", "--name", name, *HARDENED, "--tmpfs", "/data:rw,size=64m,mode=1777",
+           *connector_env(sim, base_url), "-e", f"BATON_HEALTH_CHECK_PORT={port}",
+           "-e", "BATON_HEALTH_CHECK_BIND_ADDRESS=127.0.0.1", image)
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
+                if health.status_code == 200 and ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert health is not None and health.status_code == 200, podman("logs", name, check=False).stderr[-2000:]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "baton_" in metrics or "iac_" in metrics
+        stop = podman("stop", "-t", "20", name, check=False)
+        assert stop.returncode == 0
+        exit_code = podman("inspect", name, "--format", "{{.State.ExitCode}}").stdout.strip()
+        assert exit_code == "0", podman("logs", name, check=False).stderr[-2000:]
+    finally:
+        podman("rm", "-f", name, check=False)
+
+
+def test_runtime_requirements_are_project_dependencies() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    declared = {dep.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower()
+                for dep in project["dependencies"]}
+    lines = (REPO_ROOT / "containers" / "runtime-requirements.txt").read_text().splitlines()
+    wanted = {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+    assert wanted and wanted <= declared
+
+
+def test_containerfile_starts_with_a_replaceable_base() -> None:
+    lines = (REPO_ROOT / "Containerfile").read_text().splitlines()
+    assert lines[0].startswith("ARG BASE=python:3.11-slim")
+    assert lines[1].startswith("FROM ${BASE}")
