@@ -123,3 +123,31 @@ def test_fault_settings_reject_nonsense() -> None:
     fractions = [stable_fraction(1, "x", i) for i in range(2000)]
     assert 0.45 < sum(fractions) / len(fractions) < 0.55 and fractions == [stable_fraction(1, "x", i)
                                                                           for i in range(2000)]
+
+
+class _WritingToySim(ToySim):
+    def endpoints(self) -> Sequence[Endpoint]:
+        return [*super().endpoints(), Endpoint("PUT", "/v1/things/{thingId}", self._put, "all", records_writes=True)]
+
+    def _put(self, request: SimRequest) -> SimResponse:
+        try:
+            body = request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise SimError(400, "invalid", "a JSON object please")
+        return SimResponse(204)
+
+
+def test_write_log_keeps_every_body_with_its_outcome_and_token_expiry_is_opt_in() -> None:
+    sim = _WritingToySim(ManualClock())
+    with serve(sim.app) as base, httpx.Client(base_url=base, headers={"Authorization": "Bearer secret"}) as c:
+        assert c.put("/v1/things/1", json={"a": []}).status_code == 204
+        assert c.put("/v1/things/1", content=b"[oops").status_code == 400  # not JSON: logged as text
+        assert httpx.put(f"{base}/v1/things/1", json={"b": 1}).status_code == 401  # logged although refused
+        assert c.get("/v1/things/1").status_code == 200  # reads are not logged
+        logged = c.get("/__sim/writes").json()
+        assert [(w["body"], w["status"]) for w in logged] == [({"a": []}, 204), ("[oops", 400), ({"b": 1}, 401)]
+        assert c.delete("/__sim/writes").status_code == 204 and sim.writes.entries() == []
+        refused = c.post("/__sim/tokens/expire")  # the toy's token never expires
+        assert refused.status_code == 404 and "no expiring tokens" in refused.json()["error"]

@@ -102,3 +102,188 @@ def okta(
     except OSError as exc:
         err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
         raise typer.Exit(2) from exc
+
+
+# ---- Coupa, Concur, Celigo: the same knobs as okta, plus each vendor's credentials --------------------
+
+_CREDENTIALS_HELP = "Print the credentials as one JSON line on stdout after the base URL."
+_TOKEN_LIFETIME_HELP = "Seconds an access token lives; expire them all at once with POST /__sim/tokens/expire."
+
+
+def _faults(latency_ms: float, error_rate: float, rate_limit_rate: float, reset_rate: float, stall_rate: float,
+            stall_seconds: float, malformed_page_rate: float) -> Any:
+    from iac.sim import FaultSettings
+
+    return FaultSettings(latency_ms=latency_ms, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
+                         reset_rate=reset_rate, stall_rate=stall_rate, stall_seconds=stall_seconds,
+                         malformed_page_rate=malformed_page_rate)
+
+
+def _serve(name: str, sim: Any, summary: str, credentials: dict[str, str], *, host: str, port: int,
+           log_level: str, print_credentials: bool) -> None:
+    """Announce, serve until Ctrl-C, and map a bind failure to exit code 2 (as `iac sim okta`)."""
+    import json
+
+    from iac.sim import run
+
+    err.print(f"{name} sim: {summary}")
+    if not _is_loopback(host):
+        err.print(f"warning: binding {host}, which is not loopback: anyone who can reach it can use the sim")
+
+    def ready(base_url: str) -> None:
+        print(base_url, flush=True)
+        if print_credentials:
+            print(json.dumps(credentials), flush=True)
+        err.print(f"admin: {base_url}/__sim/stats, /__sim/faults, /__sim/state, /__sim/writes, "
+                  "/__sim/tokens/expire — Ctrl-C to stop")
+
+    try:
+        run(sim.app, host=host, port=port, log_level=log_level, on_ready=ready)
+    except KeyboardInterrupt:
+        err.print(f"{name} sim: stopped")
+    except OSError as exc:
+        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
+        raise typer.Exit(2) from exc
+
+
+_Port = Annotated[int, typer.Option(help="TCP port; 0 picks a free one.", min=0, max=65535)]
+_Host = Annotated[str, typer.Option(help="Address to bind. Loopback by default; anything else is reachable "
+                                         "from the network and is warned about.")]
+_Seed = Annotated[int, typer.Option(help="Seed for data, ids, credentials and faults.", rich_help_panel=_DATA)]
+_RateScale = Annotated[float, typer.Option(help="Multiply the vendor's rate limits (e.g. 0.01 to hit 429s quickly).",
+                                           min=0.0001)]
+_Latency = Annotated[float, typer.Option(help="Added to every response.", min=0.0, rich_help_panel=_FAULTS)]
+_Error = Annotated[float, _rate("a 5xx in the vendor's error format")]
+_RateLimited = Annotated[float, _rate("a 429 while the bucket still has room")]
+_Reset = Annotated[float, _rate("cutting the connection mid-response")]
+_Stall = Annotated[float, _rate("holding the response for --stall-seconds")]
+_StallSeconds = Annotated[float, typer.Option(help="How long a stalled response is held.", min=0.0,
+                                              rich_help_panel=_FAULTS)]
+_Malformed = Annotated[float, _rate("a list page whose JSON is cut short")]
+_LogLevel = Annotated[str, typer.Option(help="uvicorn log level.")]
+_PrintCredentials = Annotated[bool, typer.Option("--print-credentials", help=_CREDENTIALS_HELP)]
+
+
+@sim_app.command("coupa")
+def coupa(
+    port: _Port = 8098,
+    host: _Host = "127.0.0.1",
+    users: Annotated[int, typer.Option(help="Users to generate.", min=1, rich_help_panel=_DATA)] = 500,
+    user_groups: Annotated[int, typer.Option(help="User groups.", min=0, rich_help_panel=_DATA)] = 20,
+    content_groups: Annotated[int, typer.Option(help="Content (business) groups.", min=0,
+                                                rich_help_panel=_DATA)] = 8,
+    account_groups: Annotated[int, typer.Option(help="Account groups.", min=0, rich_help_panel=_DATA)] = 6,
+    seed: _Seed = 0,
+    token_lifetime: Annotated[float, typer.Option(help=_TOKEN_LIFETIME_HELP, min=1.0)] = 86_400.0,
+    retry_after: Annotated[bool, typer.Option(help="Send Retry-After with 429s (Coupa documents none).")] = False,
+    rate_scale: _RateScale = 1.0,
+    latency_ms: _Latency = 0.0,
+    error_rate: _Error = 0.0,
+    rate_limit_rate: _RateLimited = 0.0,
+    reset_rate: _Reset = 0.0,
+    stall_rate: _Stall = 0.0,
+    stall_seconds: _StallSeconds = 30.0,
+    malformed_page_rate: _Malformed = 0.0,
+    print_credentials: _PrintCredentials = False,
+    log_level: _LogLevel = "warning",
+) -> None:
+    """Serve a simulated Coupa instance until Ctrl-C (OAuth client credentials at POST /oauth2/token).
+
+    Prints the base URL on stdout, then {"client_id", "client_secret"} with --print-credentials.
+    """
+    from iac.sim import CoupaSim
+
+    started = time.perf_counter()
+    sim = CoupaSim(seed=seed, users=users, user_groups=user_groups, content_groups=content_groups,
+                   account_groups=account_groups, token_lifetime=token_lifetime, retry_after=retry_after,
+                   rate_scale=rate_scale, faults=_faults(latency_ms, error_rate, rate_limit_rate, reset_rate,
+                                                         stall_rate, stall_seconds, malformed_page_rate))
+    counts = sim.dataset.counts()
+    summary = (f"{counts['users']} users, {counts['user_groups']} user groups, {counts['roles']} roles, "
+               f"generated in {time.perf_counter() - started:.2f}s (seed {seed})")
+    _serve("coupa", sim, summary, {"client_id": sim.client_id, "client_secret": sim.client_secret},
+           host=host, port=port, log_level=log_level, print_credentials=print_credentials)
+
+
+@sim_app.command("concur")
+def concur(
+    port: _Port = 8097,
+    host: _Host = "127.0.0.1",
+    users: Annotated[int, typer.Option(help="Users to generate.", min=1, rich_help_panel=_DATA)] = 500,
+    seed: _Seed = 0,
+    token_lifetime: Annotated[float, typer.Option(help=_TOKEN_LIFETIME_HELP, min=1.0)] = 3600.0,
+    rotate_refresh_tokens: Annotated[bool, typer.Option(
+        help="Hand out a new refresh token on every refresh (the old one lives for --refresh-grace-seconds).")
+    ] = True,
+    refresh_grace_seconds: Annotated[float, typer.Option(help="How long a rotated-out refresh token still works.",
+                                                         min=0.0)] = 60.0,
+    provision_delay: Annotated[float, typer.Option(
+        help="Seconds before a /profile/v4/Bulk request takes effect.", min=0.0)] = 1.0,
+    rate_scale: _RateScale = 1.0,
+    latency_ms: _Latency = 0.0,
+    error_rate: _Error = 0.0,
+    rate_limit_rate: _RateLimited = 0.0,
+    reset_rate: _Reset = 0.0,
+    stall_rate: _Stall = 0.0,
+    stall_seconds: _StallSeconds = 30.0,
+    malformed_page_rate: _Malformed = 0.0,
+    print_credentials: _PrintCredentials = False,
+    log_level: _LogLevel = "warning",
+) -> None:
+    """Serve a simulated SAP Concur company until Ctrl-C (refresh-token OAuth at POST /oauth2/v0/token).
+
+    Prints the base URL on stdout, then {"client_id", "client_secret", "refresh_token"} with
+    --print-credentials.
+    """
+    from iac.sim import ConcurSim
+
+    started = time.perf_counter()
+    sim = ConcurSim(seed=seed, users=users, token_lifetime=token_lifetime,
+                    rotate_refresh_tokens=rotate_refresh_tokens, refresh_grace_seconds=refresh_grace_seconds,
+                    provision_delay=provision_delay, rate_scale=rate_scale,
+                    faults=_faults(latency_ms, error_rate, rate_limit_rate, reset_rate, stall_rate, stall_seconds,
+                                   malformed_page_rate))
+    counts = sim.dataset.counts()
+    summary = (f"{counts['users']} users, {counts['role_assignments']} Spend role assignments, "
+               f"generated in {time.perf_counter() - started:.2f}s (seed {seed})")
+    _serve("concur", sim, summary, {"client_id": sim.client_id, "client_secret": sim.client_secret,
+                                    "refresh_token": sim.refresh_token},
+           host=host, port=port, log_level=log_level, print_credentials=print_credentials)
+
+
+@sim_app.command("celigo")
+def celigo(
+    port: _Port = 8096,
+    host: _Host = "127.0.0.1",
+    users: Annotated[int, typer.Option(help="Users (ashares) to generate; the owner comes on top.", min=0,
+                                       rich_help_panel=_DATA)] = 200,
+    integrations: Annotated[int, typer.Option(help="Integrations.", min=0, rich_help_panel=_DATA)] = 8,
+    page_size: Annotated[int, typer.Option(help="Default page size of list endpoints (limit overrides it).",
+                                           min=1, max=1000)] = 100,
+    seed: _Seed = 0,
+    rate_scale: _RateScale = 1.0,
+    latency_ms: _Latency = 0.0,
+    error_rate: _Error = 0.0,
+    rate_limit_rate: _RateLimited = 0.0,
+    reset_rate: _Reset = 0.0,
+    stall_rate: _Stall = 0.0,
+    stall_seconds: _StallSeconds = 30.0,
+    malformed_page_rate: _Malformed = 0.0,
+    print_credentials: _PrintCredentials = False,
+    log_level: _LogLevel = "warning",
+) -> None:
+    """Serve a simulated Celigo account until Ctrl-C (Authorization: Bearer <token>).
+
+    Prints the base URL on stdout, then {"token"} with --print-credentials.
+    """
+    from iac.sim import CeligoSim
+
+    started = time.perf_counter()
+    sim = CeligoSim(seed=seed, users=users, integrations=integrations, page_size=page_size, rate_scale=rate_scale,
+                    faults=_faults(latency_ms, error_rate, rate_limit_rate, reset_rate, stall_rate, stall_seconds,
+                                   malformed_page_rate))
+    counts = sim.dataset.counts()
+    summary = (f"{counts['ashares']} users, {counts['integrations']} integrations, "
+               f"generated in {time.perf_counter() - started:.2f}s (seed {seed})")
+    _serve("celigo", sim, summary, {"token": sim.token}, host=host, port=port, log_level=log_level,
+           print_credentials=print_credentials)

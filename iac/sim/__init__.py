@@ -9,42 +9,73 @@
     sim.stats.by_endpoint()                # request counts by endpoint and status
     sim.set_faults(error_rate=0.1)         # or POST /__sim/faults
 
-Shared machinery (seeded data, faults, rate-limit buckets, counters, the server runner) lives in the
-private modules; each vendor is one public module (`iac.sim.okta`).
+The other vendors follow the same pattern: `CoupaSim` (OAuth client credentials, complete-list PUTs),
+`ConcurSim` (refresh-token OAuth, Identity v4.1, Spend roles, asynchronous User Provisioning) and
+`CeligoSim` (ashares, invites, Link-header paging). Each has ``dataset`` (ground truth), ``writes``
+(every write body as sent), ``expire_tokens()`` (also ``POST /__sim/tokens/expire``) where tokens expire.
+
+Shared machinery (seeded data, faults, rate-limit buckets, counters, OAuth tokens, the server runner)
+lives in the private modules; each vendor is one public module (`iac.sim.okta`, `iac.sim.coupa`, …).
 """
 
 from __future__ import annotations
 
+from iac.sim._celigo_data import Ashare, CeligoDataset, Integration
 from iac.sim._clock import Clock, ManualClock, SystemClock
+from iac.sim._concur_data import ConcurDataset, ConcurUser
+from iac.sim._coupa_data import LICENSE_FLAGS, CoupaDataset, CoupaUser
 from iac.sim._faults import Fault, FaultSettings
 from iac.sim._http import SimulatorBase
 from iac.sim._okta_data import AppRecord, BindingMember, GroupRecord, OktaDataset, RoleAssignment, UserRecord
 from iac.sim._ratelimit import BucketState, FixedWindowLimiter, Limiter, TokenBucketLimiter
 from iac.sim._server import run, serve
-from iac.sim._stats import RequestStats
+from iac.sim._stats import RecordedWrite, RequestStats, WriteLog
+from iac.sim.celigo import CELIGO_RATE_LIMIT, CeligoSim
+from iac.sim.concur import CONCUR_RATE_LIMITS, CONCUR_SCOPES, ConcurSim, ProvisionRequest
+from iac.sim.coupa import COUPA_PAGE_SIZE, COUPA_RATE_LIMIT, COUPA_SCOPES, CoupaSim
 from iac.sim.okta import OKTA_PAGE_SIZES, OKTA_RATE_LIMITS, OktaSim
 
 __all__ = [
+    "CELIGO_RATE_LIMIT",
+    "CONCUR_RATE_LIMITS",
+    "CONCUR_SCOPES",
+    "COUPA_PAGE_SIZE",
+    "COUPA_RATE_LIMIT",
+    "COUPA_SCOPES",
+    "LICENSE_FLAGS",
     "OKTA_PAGE_SIZES",
     "OKTA_RATE_LIMITS",
     "AppRecord",
+    "Ashare",
     "BindingMember",
     "BucketState",
+    "CeligoDataset",
+    "CeligoSim",
     "Clock",
+    "ConcurDataset",
+    "ConcurSim",
+    "ConcurUser",
+    "CoupaDataset",
+    "CoupaSim",
+    "CoupaUser",
     "Fault",
     "FaultSettings",
     "FixedWindowLimiter",
     "GroupRecord",
+    "Integration",
     "Limiter",
     "ManualClock",
     "OktaDataset",
     "OktaSim",
+    "ProvisionRequest",
+    "RecordedWrite",
     "RequestStats",
     "RoleAssignment",
     "SimulatorBase",
     "SystemClock",
     "TokenBucketLimiter",
     "UserRecord",
+    "WriteLog",
     "run",
     "serve",
 ]

@@ -274,6 +274,14 @@ class ConcurDataset:
                 roles[name] = ()
         return tuple(roles.items())
 
+    @classmethod
+    def _role_extension(cls, extension: Any) -> tuple[Role, ...]:
+        if extension is None:
+            return ()
+        if not isinstance(extension, dict):
+            raise _OperationFailed(SPEND_ROLE_SCHEMA, "400", "the Spend role extension must be an object")
+        return cls._roles(extension.get("roles", []))
+
     @staticmethod
     def _entitlements(value: Any) -> tuple[str, ...]:
         if not isinstance(value, list) or not all(v in ENTITLEMENTS for v in value):
@@ -310,7 +318,7 @@ class ConcurDataset:
         staged.entitlements = self._entitlements(data.get("entitlements", []))
         if SPEND_ROLE_SCHEMA in data:
             self._require(scopes, SPEND_ROLE_SCHEMA)
-            staged.roles = self._roles((data[SPEND_ROLE_SCHEMA] or {}).get("roles", []))
+            staged.roles = self._role_extension(data[SPEND_ROLE_SCHEMA])
             touched.add(SPEND_ROLE_SCHEMA)
         if ENTERPRISE_SCHEMA in data:
             staged.set_enterprise(data[ENTERPRISE_SCHEMA])
@@ -342,7 +350,7 @@ class ConcurDataset:
         touched = {CORE_SCHEMA, ENTERPRISE_SCHEMA}
         if SPEND_ROLE_SCHEMA in data:
             self._require(scopes, SPEND_ROLE_SCHEMA)
-            staged.roles = self._roles((data[SPEND_ROLE_SCHEMA] or {}).get("roles", []))
+            staged.roles = self._role_extension(data[SPEND_ROLE_SCHEMA])
             touched.add(SPEND_ROLE_SCHEMA)
         staged.commit(user, now)
         return self._add(user), touched

@@ -144,6 +144,7 @@ class CoupaDataset:
         self.content_groups: list[NamedRecord] = []
         self.account_groups: list[NamedRecord] = []
         self.group_members: list[set[int]] = []  # user indexes per user group
+        self.version = 0  # bumped by every write, so derived views (filter results) know they are stale
         self._user_by_id: dict[int, int] = {}
 
     # ---- generation ------------------------------------------------------------------------
@@ -266,6 +267,7 @@ class CoupaDataset:
             for name, value in (fields or {}).items():
                 setattr(user, name, value)
             user.updated = now
+            self.version += 1
 
     def set_group_members(self, group: int, members: Iterable[int], now: int) -> None:
         """Replace a user group's members (``PUT /api/user_groups/{id}`` with ``users``)."""
@@ -276,6 +278,7 @@ class CoupaDataset:
                 user.user_groups = tuple(sorted(set(user.user_groups) ^ {group}))
                 user.updated = now
             self.group_members[group] = new
+            self.version += 1
 
     # ---- rendering ---------------------------------------------------------------------------
 

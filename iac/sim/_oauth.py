@@ -41,17 +41,19 @@ class AccessToken:
         return None if self.expires_at is None else max(0, round(self.expires_at - now))
 
 
-def _derive(seed: int, purpose: str, number: int, size: int = 24) -> str:
+def _derive(seed: int, purpose: str, number: int, size: int = 24, *, hex_digits: bool = False) -> str:
     digest = hashlib.blake2b(f"{seed}:{purpose}:{number}".encode(), digest_size=size).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return digest.hex() if hex_digits else base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 class TokenIssuer:
     """Issues bearer tokens and answers whether one is still good. Thread-safe."""
 
     def __init__(self, seed: int, clock: Clock, *, lifetime: float | None, prefix: str = "",
-                 purpose: str = "access-token") -> None:
+                 purpose: str = "access-token", hex_size: int | None = None) -> None:
+        """``hex_size``: tokens of that many random bytes in hex (Celigo's style) instead of base64url."""
         self._seed = seed
+        self._hex_size = hex_size
         self._clock = clock
         self.lifetime = lifetime
         self._prefix = prefix
@@ -65,7 +67,9 @@ class TokenIssuer:
         now = self._clock.time()
         ttl = self.lifetime if lifetime is None else lifetime
         with self._lock:
-            value = self._prefix + _derive(self._seed, self._purpose, next(self._numbers))
+            number = next(self._numbers)
+            value = self._prefix + (_derive(self._seed, self._purpose, number) if self._hex_size is None else
+                                    _derive(self._seed, self._purpose, number, self._hex_size, hex_digits=True))
             token = AccessToken(value, client_id, frozenset(scopes), now, None if ttl is None else now + ttl)
             self._tokens[value] = token
         return token

@@ -13,7 +13,8 @@ Fidelity notes (shared notes, "Coupa Core API"):
 - ``POST /oauth2/token``: ``grant_type=client_credentials`` with the client id/secret in the form body
   *or* HTTP Basic (one method per request, RFC 6749 §2.3); ``scope`` is space-separated and must be a
   subset of the client's scopes (omitted: all of them [U]). Answer ``{access_token, token_type: "bearer",
-  expires_in, scope}``; lifetime 24 h by default [U], set with ``token_lifetime``. No refresh token.
+  expires_in, scope, created_at}`` (``created_at`` as Doorkeeper adds it [U]); lifetime 24 h by default
+  [U], set with ``token_lifetime``. No refresh token.
   Token errors use the RFC 6749 shape ``{"error", "error_description"}`` [U: Coupa runs Doorkeeper].
 - Every ``/api`` call needs ``Authorization: Bearer`` and ``Accept: application/json``. Another Accept
   gets **406** with a JSON error: this simulator renders no XML (real Coupa would answer XML).
@@ -47,7 +48,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from iac.sim._clock import Clock
@@ -79,6 +80,7 @@ _LIST_KEYS = ("roles", "user-groups", "content-groups", "account-groups")
 _TEXT_KEYS = ("firstname", "lastname", "email")
 
 FieldValue = int | str | bool | None | list[int] | list[str]
+_Ordered = TypeVar("_Ordered", int, str)
 Accessor = Callable[[int], FieldValue]
 
 
@@ -86,8 +88,27 @@ def _error(key: str, message: str, status: int = 400, headers: Sequence[tuple[st
     return SimError(status, key, message, headers=headers)
 
 
+def _compare(left: _Ordered, right: _Ordered, op: str) -> bool:
+    if op == "eq":
+        return left == right
+    if op == "not_eq":
+        return left != right
+    if op == "contains":
+        return str(right) in str(left)
+    if op == "starts_with":
+        return str(left).startswith(str(right))
+    if op == "gt":
+        return left > right
+    if op == "gt_or_eq":
+        return left >= right
+    if op == "lt":
+        return left < right
+    return left <= right  # lt_or_eq
+
+
 def _matches(actual: FieldValue, op: str, wanted: str) -> bool:
-    """One Coupa search criterion against one value (a list matches when any element does)."""
+    """One Coupa search criterion against one value (a list matches when any element does).
+    Raises ValueError when ``wanted`` cannot be compared with the field (``id[gt]=abc``)."""
     if isinstance(actual, list):
         return any(_matches(item, op, wanted) for item in actual)
     if op == "blank":
@@ -101,22 +122,9 @@ def _matches(actual: FieldValue, op: str, wanted: str) -> bool:
         if wanted.lower() not in ("true", "false"):
             raise ValueError(f"expected true or false, got {wanted!r}")
         return (actual == (wanted.lower() == "true")) == (op != "not_eq")
-    left: int | str
-    right: int | str
     if isinstance(actual, int):
-        left, right = actual, int(wanted)
-    else:
-        left, right = actual.lower(), wanted.lower()
-    if op == "eq":
-        return left == right
-    if op == "not_eq":
-        return left != right
-    if op == "contains":
-        return str(right) in str(left)
-    if op == "starts_with":
-        return str(left).startswith(str(right))
-    return {"gt": left > right, "gt_or_eq": left >= right, "lt": left < right,  # type: ignore[operator]
-            "lt_or_eq": left <= right}[op]  # type: ignore[operator]
+        return _compare(actual, int(wanted), op)
+    return _compare(actual.lower(), wanted.lower(), op)  # Coupa matches text case-insensitively [U]
 
 
 def _project(value: Any, spec: Sequence[Any]) -> Any:
@@ -175,6 +183,7 @@ class CoupaSim(SimulatorBase):
         self.retry_after = retry_after
         self.tokens = TokenIssuer(seed, self.clock, lifetime=token_lifetime, purpose="coupa-access-token")
         self._default_token: str | None = None
+        self._filter_cache: dict[tuple[str, tuple[tuple[str, str, str], ...]], tuple[int, list[int]]] = {}
 
     # ---- credentials ---------------------------------------------------------------------------
 
@@ -327,21 +336,27 @@ class CoupaSim(SimulatorBase):
             if not criteria:
                 chosen = list(range(offset, min(count, offset + limit)))
             else:
-                chosen, skipped = [], 0
-                for index in range(count):
-                    try:
-                        hit = all(_matches(fields[name](index), op, wanted) for name, op, wanted in criteria)
-                    except ValueError as exc:
-                        raise _error("request", f"Invalid search value: {exc}") from None
-                    if hit:
-                        if skipped < offset:
-                            skipped += 1
-                            continue
-                        chosen.append(index)
-                        if len(chosen) == limit:
-                            break
+                chosen = self._matching(request.path, count, fields, criteria)[offset: offset + limit]
             items = [render(i) for i in chosen]
         return SimResponse(200, items if spec is None else _project(items, spec))
+
+    def _matching(self, path: str, count: int, fields: Mapping[str, Accessor],
+                  criteria: list[tuple[str, str, str]]) -> list[int]:
+        """Indexes passing ``criteria``, cached until the next write: paging a filtered list of 100k users
+        page by page must not rescan them all for every page."""
+        key = (path, tuple(sorted(criteria)))
+        cached = self._filter_cache.get(key)
+        if cached is not None and cached[0] == self.dataset.version:
+            return cached[1]
+        try:
+            found = [i for i in range(count)
+                     if all(_matches(fields[name](i), op, wanted) for name, op, wanted in criteria)]
+        except ValueError as exc:
+            raise _error("request", f"Invalid search value: {exc}") from None
+        if len(self._filter_cache) >= 64:
+            self._filter_cache.clear()
+        self._filter_cache[key] = (self.dataset.version, found)
+        return found
 
     def _criteria(self, query: Mapping[str, str], fields: Mapping[str, Accessor]) -> list[tuple[str, str, str]]:
         criteria = []
