@@ -1,0 +1,113 @@
+"""The connector runtime: what the bundled baton Deployments run.
+
+Layers: ``_http`` (the only code that paces, sleeps and retries) → connectors' clients →
+``_engine`` (lanes, workers, checkpoints) → ``_store`` (the SQLite artifact). ``_service`` wraps the
+engine in a loop with health and metrics endpoints; ``_inspect`` reads artifacts for access reviews.
+"""
+
+from __future__ import annotations
+
+from iac.runtime._clock import Clock, SystemClock, VirtualClock
+from iac.runtime._engine import SyncEngine, SyncResult
+from iac.runtime._http import (
+    BucketBusy,
+    BucketView,
+    CountingObserver,
+    HttpClient,
+    HttpObserver,
+    Pacer,
+    RateLimitInfo,
+    RetryPolicy,
+    deferring,
+    next_link,
+    parse_rate_limit,
+)
+from iac.runtime._inspect import VIEWS, View, inspect_view
+from iac.runtime._logging import configure_logging, redact, register_secret
+from iac.runtime._models import (
+    Entitlement,
+    Grant,
+    Page,
+    Resource,
+    ResourceRef,
+    ResourceType,
+    Trait,
+    UserStatus,
+    parse_entitlement_id,
+    parse_grant_id,
+)
+from iac.runtime._protocols import (
+    Connector,
+    Provisioner,
+    ProvisionOutcome,
+    ProvisionResult,
+    ResourceSyncer,
+    TypeGrantsSyncer,
+)
+from iac.runtime._registry import ConnectorEntry, Wiring, connector_entry, register, registered
+from iac.runtime._service import HealthServer, Metrics, ServiceState, run_service, stop_on_signals
+from iac.runtime._settings import RuntimeSettings, comma_list, connector_config, load_settings, parse_duration
+from iac.runtime._store import SCHEMA_VERSION, Artifact, SyncRun, WorkingStore, work_path_for
+from iac.runtime._upload import upload_artifact
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "VIEWS",
+    "Artifact",
+    "BucketBusy",
+    "BucketView",
+    "Clock",
+    "Connector",
+    "ConnectorEntry",
+    "CountingObserver",
+    "Entitlement",
+    "Grant",
+    "HealthServer",
+    "HttpClient",
+    "HttpObserver",
+    "Metrics",
+    "Pacer",
+    "Page",
+    "ProvisionOutcome",
+    "ProvisionResult",
+    "Provisioner",
+    "RateLimitInfo",
+    "Resource",
+    "ResourceRef",
+    "ResourceSyncer",
+    "ResourceType",
+    "RetryPolicy",
+    "RuntimeSettings",
+    "ServiceState",
+    "SyncEngine",
+    "SyncResult",
+    "SyncRun",
+    "SystemClock",
+    "Trait",
+    "TypeGrantsSyncer",
+    "UserStatus",
+    "View",
+    "VirtualClock",
+    "Wiring",
+    "WorkingStore",
+    "comma_list",
+    "configure_logging",
+    "connector_config",
+    "connector_entry",
+    "deferring",
+    "inspect_view",
+    "load_settings",
+    "next_link",
+    "parse_duration",
+    "parse_entitlement_id",
+    "parse_grant_id",
+    "parse_rate_limit",
+    "redact",
+    "register",
+    "register_secret",
+    "registered",
+    "run_service",
+    "stop_on_signals",
+    "upload_artifact",
+    "work_path_for",
+]

@@ -1,0 +1,106 @@
+"""Connector capabilities, each a runtime-checkable Protocol detected with ``isinstance``.
+
+A connector is a :class:`Connector` (its resource syncers and a credential check). Optional parts:
+
+* :class:`TypeGrantsSyncer` — a syncer that lists the grants of its whole type in one paged walk
+  instead of one walk per resource (Okta's admin roles: page the role assignees once).
+* :class:`Provisioner` — grant and revoke; both must be idempotent.
+
+Every syncer call returns one :class:`~iac.runtime.Page` and should make at most one HTTP request,
+so the engine can interleave work for different rate-limit buckets and checkpoint between pages.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from iac.runtime._models import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType
+
+__all__ = [
+    "Connector",
+    "ProvisionOutcome",
+    "ProvisionResult",
+    "Provisioner",
+    "ResourceSyncer",
+    "TypeGrantsSyncer",
+]
+
+
+@runtime_checkable
+class ResourceSyncer(Protocol):
+    """Lists one resource type, its entitlements and its grants, a page per call."""
+
+    @property
+    def resource_type(self) -> ResourceType: ...
+
+    def list(self, parent: ResourceRef | None, token: str | None) -> Page[Resource]:
+        """One page of resources (children of ``parent`` when the type declares a parent type)."""
+        ...
+
+    def entitlements(self, resource: Resource, token: str | None) -> Page[Entitlement]: ...
+
+    def grants(self, resource: Resource, token: str | None) -> Page[Grant]: ...
+
+
+@runtime_checkable
+class TypeGrantsSyncer(Protocol):
+    """Grants of a whole resource type from one paged walk; replaces the per-resource :meth:`grants`."""
+
+    def type_grants(self, token: str | None) -> Page[Grant]: ...
+
+
+class ProvisionOutcome(enum.StrEnum):
+    GRANTED = "granted"
+    ALREADY_GRANTED = "already-granted"
+    REVOKED = "revoked"
+    ALREADY_REVOKED = "already-revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionResult:
+    outcome: ProvisionOutcome
+    grant_id: str
+    detail: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome in (ProvisionOutcome.GRANTED, ProvisionOutcome.REVOKED)
+
+
+@runtime_checkable
+class Provisioner(Protocol):
+    """Grant and revoke. Idempotent: granting twice reports ``already-granted``, not an error."""
+
+    def grant(self, principal: ResourceRef, entitlement: Entitlement) -> ProvisionResult: ...
+
+    def revoke(self, grant: Grant) -> ProvisionResult: ...
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """The root of a connector."""
+
+    name: str
+
+    def syncers(self) -> Sequence[ResourceSyncer]: ...
+
+    def validate(self) -> None:
+        """Check the credentials with one cheap call; raise an ApiError subclass when they do not work."""
+        ...
+
+    def provisioner(self) -> Provisioner | None:
+        """The provisioning part, or None when the connector cannot provision."""
+        ...
+
+    @property
+    def prune_principal_types(self) -> frozenset[str]:
+        """Principal types whose grants are dropped at the end of a sync when the principal was not
+        synced (filtered users, skipped app groups, or deleted mid-sync)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

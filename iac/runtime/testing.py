@@ -1,0 +1,127 @@
+"""Test kit for connectors: a rate-limited fake vendor for ``httpx.MockTransport`` and helpers.
+
+``MockVendor`` routes requests to handlers, spends from fixed-window buckets read through a
+:class:`~iac.runtime.Clock` (so it works in virtual time), answers 429 when a bucket is empty and
+records every request for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from iac.runtime._clock import Clock
+from iac.runtime._models import Page
+
+__all__ = ["MockVendor", "Recorded", "exhaust_pagination", "json_response"]
+
+T = TypeVar("T")
+Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(payload).encode(),
+                          headers={"content-type": "application/json", **(headers or {})})
+
+
+def exhaust_pagination(call: Callable[[str | None], Page[T]], *, max_pages: int = 10_000) -> list[T]:
+    """Call ``call(token)`` until it returns no next token; fail on a repeated token."""
+    items: list[T] = []
+    token: str | None = None
+    seen: set[str] = set()
+    for _ in range(max_pages):
+        page = call(token)
+        items.extend(page.items)
+        if page.next_token is None:
+            return items
+        if page.next_token in seen:
+            raise AssertionError(f"page token repeated: {page.next_token!r}")
+        seen.add(page.next_token)
+        token = page.next_token
+    raise AssertionError("more pages than max_pages")
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    time: float
+    method: str
+    path: str
+    bucket: str
+    status: int
+
+
+@dataclass
+class _Window:
+    started: float
+    used: int = 0
+
+
+@dataclass
+class MockVendor:
+    """``limits`` maps bucket → requests per ``window`` seconds; buckets not listed are unlimited.
+
+    ``other_usage`` maps bucket → requests other integrations spend at the start of each window.
+    """
+
+    clock: Clock
+    limits: dict[str, int] = field(default_factory=dict)
+    window: float = 60.0
+    bucket_of: Callable[[str, str], str] = lambda method, path: path
+    other_usage: dict[str, int] = field(default_factory=dict)
+    routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
+    log: list[Recorded] = field(default_factory=list)
+    _windows: dict[str, _Window] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append((method, re.compile(f"^{pattern}$"), handler))
+            return handler
+        return register
+
+    def transport(self) -> httpx.MockTransport:
+        """A transport that calls :meth:`handle` at request time (tests may wrap ``handle`` later)."""
+        return httpx.MockTransport(lambda request: self.handle(request))
+
+    def statuses(self) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for entry in self.log:
+            out[entry.status] = out.get(entry.status, 0) + 1
+        return out
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        bucket = self.bucket_of(request.method, path)
+        headers: dict[str, str] = {}
+        with self._lock:
+            now = self.clock.time()
+            limit = self.limits.get(bucket)
+            if limit is not None:
+                win = self._windows.get(bucket)
+                if win is None or now >= win.started + self.window:
+                    win = self._windows[bucket] = _Window(now, self.other_usage.get(bucket, 0))
+                allowed = win.used < limit
+                if allowed:
+                    win.used += 1
+                headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(limit - win.used),
+                           "x-rate-limit-reset": f"{win.started + self.window:.3f}"}
+                if not allowed:
+                    self.log.append(Recorded(now, request.method, path, bucket, 429))
+                    return json_response({"errorCode": "E0000047", "errorSummary": "rate limited"}, 429, headers)
+        for method, pattern, handler in self.routes:
+            match = pattern.match(path)
+            if method == request.method and match:
+                response = handler(request, match)
+                break
+        else:
+            response = json_response({"errorCode": "E0000022", "errorSummary": "no route"}, 404)
+        response.headers.update(headers)
+        with self._lock:
+            self.log.append(Recorded(now, request.method, path, bucket, response.status_code))
+        return response

@@ -1,0 +1,87 @@
+"""The runtime reads its configuration back through the integration spec that rendered it."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from conftest import EXAMPLE_ENV, REPO_ROOT
+from iac import load_stack
+from iac.render import render_stack
+from iac.runtime import load_settings
+from iac.runtime.errors import ConnectorConfigError
+from iac.spec import INTEGRATIONS, Connector, Okta
+
+
+def container_environ(objects: list[dict[str, Any]], connector: str) -> dict[str, str]:
+    """The environment kubelet would give the connector's container (envFrom Secret + env values)."""
+    mine = [o for o in objects if o["metadata"].get("labels", {}).get("app.kubernetes.io/instance") == connector]
+    environ = {}
+    for obj in mine:
+        if obj["kind"] == "Secret":
+            environ.update({k: base64.b64decode(v).decode() for k, v in obj["data"].items()})
+    [deployment] = [o for o in mine if o["kind"] == "Deployment"]
+    for entry in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if "value" in entry:
+            environ[entry["name"]] = entry["value"]
+    return environ
+
+
+@pytest.mark.parametrize("name", ["okta", "coupa", "concur"])
+def test_rendered_environment_loads_back_into_the_same_settings(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    # ConductorOne credentials of the example are sentinels, not real ones: leave them out here.
+    stack = load_stack(REPO_ROOT / "stacks" / "example.py")
+    environ = container_environ(render_stack(stack), name)
+    environ = {k: v for k, v in environ.items() if not k.startswith("BATON_CLIENT_")}
+    declared = stack.connector(name)
+    integration = type(declared)
+    settings = load_settings(integration, environ=environ)
+    loaded = settings.config_as(integration)
+    for spec in integration.connector_settings():
+        want, got = getattr(declared, spec.name), getattr(loaded, spec.name)
+        if spec.secret:
+            assert settings.secret(got) == EXAMPLE_ENV[want.var], spec.name
+        elif spec.name == "host_id":
+            assert got == declared.deployment_name
+        else:
+            assert got == want, spec.name
+    assert str(settings.file) == "/data/sync.sqlite"
+    assert settings.health_check_bind_address == "0.0.0.0"
+    assert settings.log_format == "json"
+
+
+def test_every_bundled_connector_is_configured_by_its_spec() -> None:
+    from iac.connectors import registered
+
+    for name, entry in registered().items():
+        assert entry.integration is INTEGRATIONS[name]
+        assert issubclass(entry.integration, Connector)
+
+
+def test_env_errors_name_the_variable_and_not_the_value() -> None:
+    with pytest.raises(ConnectorConfigError, match=r"^BATON_SYNC_CUSTOM_ROLES: expected true or false$"):
+        load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com", "BATON_API_TOKEN": "t",
+                                     "BATON_SYNC_CUSTOM_ROLES": "maybe"})
+    with pytest.raises(ConnectorConfigError, match="BATON_API_TOKEN: is required"):
+        load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com"})
+    with pytest.raises(ConnectorConfigError, match="BATON_DOMAIN: .*admin console") as info:
+        load_settings(Okta, environ={"BATON_DOMAIN": "acme-admin.okta.com", "BATON_API_TOKEN": "sentinel-t"})
+    assert "sentinel" not in str(info.value)
+    settings = load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com", "BATON_API_TOKEN": "t",
+                                            "BATON_LOG_LEVEL": "warn"})
+    assert settings.log_level == "warn"
+
+
+def test_secret_settings_have_no_command_line_flags() -> None:
+    result = subprocess.run([sys.executable, "-m", "iac", "connector", "okta", "sync", "--help"],
+                            capture_output=True, text=True, env={"COLUMNS": "300", "PATH": "/usr/bin:/bin"},
+                            check=True)
+    assert "--domain" in result.stdout and "--sync-custom-roles" in result.stdout
+    for flag in ("--api-token", "--client-secret", "--upload-token"):
+        assert flag not in result.stdout
