@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 import pytest
-
 from conftest import EXAMPLE_ENV, REPO_ROOT
+
 from iac import load_stack
 from iac.render import render_stack
 from iac.runtime import load_settings
@@ -70,7 +70,7 @@ def test_env_errors_name_the_variable_and_not_the_value() -> None:
                                      "BATON_SYNC_CUSTOM_ROLES": "maybe"})
     with pytest.raises(ConnectorConfigError, match="BATON_API_TOKEN: is required"):
         load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com"})
-    with pytest.raises(ConnectorConfigError, match="BATON_DOMAIN: .*admin console") as info:
+    with pytest.raises(ConnectorConfigError, match=r"BATON_DOMAIN: .*admin console") as info:
         load_settings(Okta, environ={"BATON_DOMAIN": "acme-admin.okta.com", "BATON_API_TOKEN": "sentinel-t"})
     assert "sentinel" not in str(info.value)
     settings = load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com", "BATON_API_TOKEN": "t",
