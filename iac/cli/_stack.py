@@ -11,10 +11,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from iac.cli._app import app, err, out, user_errors
+from iac.cli._app import app, err, fail, out, user_errors
 from iac.docs import catalog_markdown, catalog_rows, explain_integration
 from iac.render import manifests_to_yaml, render_manifests, render_stack, schema_versions, validate_objects, write_tree
-from iac.spec import INTEGRATIONS, get_integration, load_stack
+from iac.spec import INTEGRATIONS, Stack, get_integration, load_stack
 
 StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-level `stack`.",
                                            show_default=False)]
@@ -121,10 +121,27 @@ def render(
         show_default=False)] = None,
     check: Annotated[bool, typer.Option(
         "--validate/--no-validate", help="Validate every object against the Kubernetes schemas first.")] = True,
+    environment: Annotated[str | None, typer.Option(
+        "--env", help="Render this environment of the stack (Stack(environments=...)).", show_default=False)] = None,
+    gitops_dir: Annotated[Path | None, typer.Option(
+        "--gitops", help="Write a Kustomize tree for Argo CD / Flux here (base and one overlay per environment).",
+        show_default=False)] = None,
+    allow_plaintext_secrets: Annotated[bool, typer.Option(
+        "--allow-plaintext-secrets",
+        help="With --gitops: write secret.env/file/literal values into the tree (warns).")] = False,
 ) -> None:
-    """Render a stack's Kubernetes objects (YAML) to stdout or to a directory."""
+    """Render a stack's Kubernetes objects (YAML) to stdout, to a directory, or as a GitOps tree."""
+    if gitops_dir is not None and (output_dir is not None or environment is not None):
+        fail("--gitops writes the base and every environment; it cannot be combined with -o or --env")
+    if allow_plaintext_secrets and gitops_dir is None:
+        fail("--allow-plaintext-secrets only applies to --gitops")
     with user_errors():
         stack = load_stack(stack_file)
+        if gitops_dir is not None:
+            _render_gitops(stack, stack_file, gitops_dir, check=check, allow_plaintext=allow_plaintext_secrets)
+            return
+        if environment is not None:
+            stack = stack.environment(environment)
         manifests = render_manifests(stack)
         if check:
             validate_objects([m.obj for m in manifests])
@@ -133,3 +150,14 @@ def render(
         else:
             files = write_tree(manifests, output_dir)
             err.print(f"wrote {len(files)} files for {len(stack.connectors)} connectors to {output_dir}")
+
+
+def _render_gitops(stack: Stack, stack_file: Path, directory: Path, *, check: bool, allow_plaintext: bool) -> None:
+    from iac.backends.gitops import write_gitops_tree
+
+    if check:
+        for variant in [stack, *(stack.environment(name) for name in stack.environments)]:
+            validate_objects(render_stack(variant, redact_secrets=True))
+    tree = write_gitops_tree(stack, directory, allow_plaintext_secrets=allow_plaintext, stack_file=str(stack_file))
+    roots = ", ".join(f"{directory / path if path != '.' else directory} ({name})" for name, path in tree.roots.items())
+    err.print(f"wrote a Kustomize tree of {len(tree.files)} files to {directory}; point Argo CD or Flux at: {roots}")

@@ -46,6 +46,11 @@ class Stack(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels put on every rendered object."""
     connectors: list[Connector] = Field(default_factory=list)
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Named environments (GitOps overlays, ``--env``): per environment, overrides of this stack's settings
+    (``namespace``, ``create_namespace``, ``conductorone``, ``image``, ``labels``; each replaces the value) and
+    of connector settings under ``connectors={"<connector>": {"<setting>": value}}``. Rendering without an
+    environment ignores them."""
 
     def __init__(self, name: str, /, **settings: Any) -> None:
         try:
@@ -76,6 +81,45 @@ class Stack(BaseModel):
                 raise ValueError(f"label {key!r} is set by iac and cannot be overridden")
         return value
 
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for env_name, overrides in value.items():
+            check_dns_label(env_name, "environment name")
+            for key, override in overrides.items():
+                if key == "connectors":
+                    if not isinstance(override, dict) or not all(isinstance(v, dict) for v in override.values()):
+                        raise ValueError(f"environment {env_name!r}: connectors must map connector names to "
+                                         "dicts of settings")
+                elif key not in _ENVIRONMENT_FIELDS:
+                    raise ValueError(f"environment {env_name!r}: {key!r} cannot be overridden; use "
+                                     f"{', '.join(_ENVIRONMENT_FIELDS)} or connectors={{...}}")
+        return value
+
+    def environment(self, name: str) -> Stack:
+        """This stack as deployed to environment ``name``: its overrides applied and validated."""
+        if name not in self.environments:
+            known = ", ".join(self.environments) or "none declared"
+            raise SpecError(f"no environment named {name!r} (environments: {known})", stack=self.name)
+        overrides = dict(self.environments[name])
+        per_connector: dict[str, dict[str, Any]] = overrides.pop("connectors", {})
+        unknown = sorted(set(per_connector) - {c.name for c in self.connectors})
+        if unknown:
+            raise SpecError(f"environment {name!r} overrides unknown connector {unknown[0]!r}", stack=self.name)
+        settings = {f: getattr(self, f) for f in _ENVIRONMENT_FIELDS}
+        try:
+            env_stack = Stack(self.name, **{**settings, **overrides})
+            for connector in self.connectors:
+                changes = per_connector.get(connector.name)
+                if changes:
+                    kept = {f: getattr(connector, f) for f in connector.model_fields_set if f != "name"}
+                    connector = type(connector)(connector.name, **{**kept, **changes})
+                env_stack.add(connector)
+        except SpecError as exc:
+            raise type(exc)(f"{exc.message} (in environment {name!r})", field=exc.field, connector=exc.connector,
+                            stack=self.name) from None
+        return env_stack
+
     def add(self, *connectors: Connector) -> Stack:
         """Add connectors; names must be unique within the stack. Returns the stack for chaining."""
         for connector in connectors:
@@ -100,6 +144,9 @@ class Stack(BaseModel):
 
     def __iter__(self) -> Iterator[Connector]:  # type: ignore[override]
         return iter(self.connectors)
+
+
+_ENVIRONMENT_FIELDS = ("namespace", "create_namespace", "conductorone", "image", "labels")
 
 
 def load_stack(path: str | Path) -> Stack:

@@ -1,0 +1,33 @@
+"""cdktf / CDK Terrain: a stack as Terraform JSON for the hashicorp/kubernetes provider.
+
+    result = synth(load_stack("stacks/prod.py"), "cdktf.out", SynthSettings(cdk="cdktn"))
+    # cd cdktf.out/stacks/prod && TF_VAR_OKTA_API_TOKEN=... terraform init && terraform apply
+
+Importing this package is cheap: the CDK library and its provider bindings are imported inside :func:`synth`
+only (see ``bench/synth.py``). Which flavor: ``cdktn`` (CDK Terrain, the maintained successor) when installed,
+else ``cdktf``; both go through the same code (:mod:`._shim`)."""
+
+from __future__ import annotations
+
+from iac.backends.cdk._app import CHECKSUM_ANNOTATION, MIN_TERRAFORM_WRITE_ONLY, SynthResult, TfVariable, synth
+from iac.backends.cdk._settings import SynthSettings, read_context, settings_from_context
+from iac.backends.cdk._shim import FLAVORS, CdkUnavailableError, Flavor, installed_flavors, resolve_flavor
+from iac.backends.cdk._translate import TranslationError, to_kwargs
+
+__all__ = [
+    "CHECKSUM_ANNOTATION",
+    "FLAVORS",
+    "MIN_TERRAFORM_WRITE_ONLY",
+    "CdkUnavailableError",
+    "Flavor",
+    "SynthResult",
+    "SynthSettings",
+    "TfVariable",
+    "TranslationError",
+    "installed_flavors",
+    "read_context",
+    "resolve_flavor",
+    "settings_from_context",
+    "synth",
+    "to_kwargs",
+]

@@ -1,0 +1,32 @@
+"""The app of the root cdktf.json (``python -m iac.backends.cdk``): `cdktf synth` runs it with the project
+directory as working directory, its context in ``$CDKTF_CONTEXT_JSON`` and the output directory in
+``$CDKTF_OUTDIR``. Settings come from the ``iac:*`` context keys (see ``settings_from_context``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from iac.backends.cdk import read_context, settings_from_context, synth
+from iac.errors import IacError
+from iac.spec import load_stack
+
+
+def main() -> int:
+    try:
+        stack_file, environment, settings = settings_from_context(read_context(Path.cwd()))
+        stack = load_stack(stack_file)
+        if environment:
+            stack = stack.environment(environment)
+            settings = dataclasses.replace(settings, stack_id=f"{stack.name}-{environment}")
+        synth(stack, os.environ.get("CDKTF_OUTDIR", "cdktf.out"), settings)
+    except IacError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

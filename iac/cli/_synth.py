@@ -1,0 +1,85 @@
+"""`iac synth`: a stack as Terraform JSON (cdktf or CDK Terrain) for the hashicorp/kubernetes provider."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from iac.cli._app import app, err, fail, user_errors
+from iac.spec import load_stack
+
+StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-level `stack`.",
+                                           show_default=False)]
+
+
+@app.command()
+def synth(
+    stack_file: StackFile,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Synth output directory.")] = Path(
+        "cdktf.out"),
+    cdk: Annotated[str | None, typer.Option(
+        "--cdk", help="cdktn (CDK Terrain, default when installed) or cdktf.", show_default=False)] = None,
+    environment: Annotated[str | None, typer.Option(
+        "--env", help="Synthesize this environment of the stack.", show_default=False)] = None,
+    kubeconfig: Annotated[str | None, typer.Option(
+        "--kubeconfig", help="Kubeconfig path for the kubernetes provider (default: the provider's lookup).",
+        show_default=False)] = None,
+    context: Annotated[str | None, typer.Option(
+        "--context", help="Kubeconfig context for the kubernetes provider.", show_default=False)] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="Terraform backend type (s3, gcs, azurerm, http, local, ...); default: local state.",
+        show_default=False)] = None,
+    backend_config: Annotated[list[str] | None, typer.Option(
+        "--backend-config", help="KEY=VALUE for the backend (repeatable); the rest can go to "
+        "`terraform init -backend-config`.", show_default=False)] = None,
+    write_only: Annotated[bool, typer.Option(
+        "--write-only/--no-write-only",
+        help="Write Secret values through write-only data_wo (never in state; Terraform >= 1.11). "
+        "--no-write-only uses data (kept in state, sensitive) for older Terraform.")] = True,
+    provider: Annotated[str, typer.Option(
+        "--provider", help="Provider of the output: kubernetes (hashicorp/kubernetes) or baton (this project's "
+        "provider iac/baton, one resource per connector; `iac terraform install`).")] = "kubernetes",
+) -> None:
+    """Synthesize Terraform JSON for a stack; secret values become sensitive variables, never file contents."""
+    from iac.backends.cdk import MIN_TERRAFORM_WRITE_ONLY, SynthSettings
+    from iac.backends.cdk import synth as synthesize
+
+    config: dict[str, str] = {}
+    for item in backend_config or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"--backend-config takes KEY=VALUE, got {item!r}")
+        config[key] = value
+    if config and backend is None:
+        fail("--backend-config needs --backend TYPE")
+    # -- --provider baton (iac.backends.terraform owns it) --
+    if provider not in ("kubernetes", "baton"):
+        fail(f"--provider takes kubernetes or baton, got {provider!r}")
+    if provider == "baton":
+        if not write_only:
+            fail("--no-write-only: the baton provider's credentials are always write-only (Terraform >= 1.11)")
+        from iac.backends.terraform.cdk import synth as synthesize
+    # -- end --baton --
+    with user_errors():
+        stack = load_stack(stack_file)
+        if environment is not None:
+            stack = stack.environment(environment)
+        settings = SynthSettings(cdk=cdk, kubeconfig=kubeconfig, context=context, backend=backend,
+                                 backend_config=config, write_only=write_only,
+                                 stack_id=f"{stack.name}-{environment}" if environment else None)
+        result = synthesize(stack, output_dir, settings)
+    count = sum(result.resources.values())
+    err.print(f"synthesized stack '{stack.name}' with {result.flavor}: {count} resources in {result.config_file}")
+    if result.variables:
+        err.print("Secret values are sensitive Terraform variables; set them where terraform runs:")
+        for variable in result.variables:
+            err.print(f"  export {variable.environment}=...   # {variable.ref}, for {', '.join(variable.used_by)}",
+                      markup=False)
+    terraform = f"Terraform >= {MIN_TERRAFORM_WRITE_ONLY}" if write_only else "any Terraform >= 1.5"
+    if provider == "baton":
+        err.print("the baton provider must be installed for Terraform: `iac terraform install --help`", markup=False)
+    err.print(f"then: cd {shlex.quote(str(result.stack_dir))} && terraform init && terraform apply   ({terraform})",
+              markup=False)
