@@ -33,6 +33,18 @@ def example_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 RunIac = Callable[..., subprocess.CompletedProcess[str]]
 
+# (connector, case, outcome) rows filled by tests/test_fault_matrix.py and printed after the run.
+FAULT_MATRIX: list[tuple[str, str, str]] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FAULT_MATRIX:
+        return
+    terminalreporter.section("fault matrix")
+    width = max(len(case) for _, case, _ in FAULT_MATRIX)
+    for connector, case, outcome in sorted(FAULT_MATRIX):
+        terminalreporter.write_line(f"{connector:<8} {case:<{width}}  {outcome}")
+
 
 @pytest.fixture
 def run_iac(tmp_path: Path) -> RunIac:

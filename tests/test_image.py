@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import REPO_ROOT
+
 from iac import __version__
 from iac.sim import OktaSim, serve
 

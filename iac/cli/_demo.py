@@ -1,7 +1,9 @@
-"""`iac demo`: the embedded default — the example stack rendered with demo credentials."""
+"""`iac demo`: the embedded default — the example stack rendered, then each connector synced once
+against its API simulator, through the environment the manifests give its container."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -10,48 +12,39 @@ import typer
 from rich.table import Table
 
 from iac.cli._app import app, err, out, user_errors
-from iac.render import render_manifests, schema_versions, validate_objects, write_tree
 from iac.spec import load_stack
 
 EXAMPLE_STACK = Path(__file__).resolve().parent.parent.parent / "stacks" / "example.py"
-
-# Obviously fake values for every secret.env() of the example stack; they only ever reach demo files.
-DEMO_CREDENTIALS = {
-    "C1_CLIENT_ID": "demo-connector@demo.conductor.one/demo",
-    "C1_CLIENT_SECRET": "demo-c1-client-secret",
-    "OKTA_API_TOKEN": "demo-okta-api-token",
-    "COUPA_CLIENT_SECRET": "demo-coupa-client-secret",
-    "CONCUR_CLIENT_SECRET": "demo-concur-client-secret",
-    "CONCUR_REFRESH_TOKEN": "demo-concur-refresh-token",
-}
 
 
 @app.command()
 def demo(
     stack_file: Annotated[Path, typer.Option("--stack", help="Stack to demonstrate.")] = EXAMPLE_STACK,
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where the manifests go.")] = Path(
-        "demo-out/manifests"),
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where manifests and artifacts go.")] = Path(
+        "demo-out"),
+    users: Annotated[int, typer.Option(min=10, max=100_000, help="Users per simulated org.")] = 300,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated orgs.")] = 1,
 ) -> None:
-    """Render the example stack with demo credentials, validate it, and summarise what was produced."""
-    with user_errors():
-        started = time.perf_counter()
-        stack = load_stack(stack_file)
-        manifests = render_manifests(stack, environ=DEMO_CREDENTIALS)
-        validate_objects([m.obj for m in manifests])
-        files = write_tree(manifests, output_dir)
-        elapsed = time.perf_counter() - started
+    """Render the example stack, run each connector once against its API simulator, and summarise."""
+    from iac.demo import run_demo
 
-    table = Table(title=f"stack '{stack.name}' → namespace {stack.namespace}")
-    for column in ("connector", "integration", "objects", "secret keys (values hidden)", "image"):
-        table.add_column(column)
-    for connector in stack.connectors:
-        mine = [m.obj for m in manifests
-                if m.obj["metadata"].get("labels", {}).get("app.kubernetes.io/instance") == connector.name]
-        keys = sorted(k for o in mine if o["kind"] == "Secret" for k in o.get("data", {}))
-        image = next(o for o in mine if o["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
-        table.add_row(connector.name, connector.integration.name, " ".join(o["kind"] for o in mine),
-                      ", ".join(keys) or "(references only)", image)
+    started = time.perf_counter()
+    with user_errors():
+        stack = load_stack(stack_file)
+        if output_dir.exists() and (output_dir / "artifacts").is_dir():
+            shutil.rmtree(output_dir / "artifacts")  # a fresh sync each run, not a resume
+        results, manifests = run_demo(stack, output_dir, users=users, seed=seed,
+                                      progress=lambda message: err.print(f"[dim]{message}[/]"))
+    table = Table(title=f"stack '{stack.name}': one sync per connector against its simulator ({users} users)")
+    for column in ("connector", "status", "resources", "entitlements", "grants", "requests", "time"):
+        table.add_column(column, justify="right" if column not in ("connector", "status") else "left")
+    for row in results:
+        table.add_row(row.connector, row.status, str(row.resources), str(row.entitlements), str(row.grants),
+                      str(row.requests), f"{row.seconds:.1f} s")
     out.print(table)
-    err.print(f"{len(files)} manifests in {output_dir}/, valid for Kubernetes {' and '.join(schema_versions())}, "
-              f"in {elapsed:.2f} s")
-    err.print("next: `iac explain okta`, `iac render stacks/example.py`, `make test`")
+    err.print(f"manifests: {manifests}/   artifacts: {output_dir / 'artifacts'}/   "
+              f"({time.perf_counter() - started:.1f} s in all)")
+    err.print(f"next: `iac connector inspect {output_dir / 'artifacts' / 'okta.sqlite'} stats`, "
+              "`iac explain okta`, `make test`")
+    if any(row.status.startswith("failed") for row in results):
+        raise typer.Exit(1)

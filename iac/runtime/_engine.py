@@ -237,7 +237,10 @@ class SyncEngine:
                 log.info("discarding unfinished sync %s: the connector's types changed", unfinished[0])
             self._lanes = self._plan()
             sync_id = store.begin_sync(self._state(), host_id=self.host_id, started_at=self.clock.time())
-            store.put_resource_types(sync_id, self._types)
+        # Written (again) and committed before any work: a sync killed before its first checkpoint must
+        # not resume without them. INSERT OR REPLACE makes the repeat harmless.
+        store.put_resource_types(sync_id, self._types)
+        store.commit()
 
         for lane in self._lanes.values():  # tasks restored from a checkpoint need their resources again
             for task in lane.queue:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 RESET_STATUS = 0  # how a cut connection is counted in the stats (it never got a status)
+CLIENT_GONE_STATUS = 499  # the client disconnected before the answer (nginx's convention)
 
 
 class SimError(Exception):
@@ -228,7 +229,12 @@ class SimulatorBase(abc.ABC):
 
     def _endpoint_runner(self, endpoint: Endpoint) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
-            return await self._dispatch(endpoint, request)
+            try:
+                return await self._dispatch(endpoint, request)
+            except ClientDisconnect:
+                # The client went away mid-request (a killed sync, a timeout): nobody reads the answer.
+                self.stats.record(endpoint.name, CLIENT_GONE_STATUS)
+                return Response(status_code=CLIENT_GONE_STATUS)
         return run
 
     def _request_id(self) -> str:

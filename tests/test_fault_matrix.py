@@ -1,0 +1,176 @@
+"""The fault matrix: every bundled connector against its simulator under injected failures.
+
+Each case ends either with an artifact content-equal to a clean run's, or with a clear failure that
+leaves the previous artifact intact (its latest sync still the clean one). The matrix is printed at the
+end of the test run (see conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FAULT_MATRIX, REPO_ROOT
+
+from iac import load_stack
+from iac.connectors import registered
+from iac.demo import Sandbox, sandbox_environment, sandbox_for
+from iac.runtime import Artifact, SyncEngine, Wiring, load_settings
+from iac.sim import serve
+from iac.spec import Stack
+
+CONNECTORS = sorted(registered())
+# Vendors whose access tokens are minted by an OAuth grant and expire (Okta and Celigo use static tokens).
+EXPIRING_TOKENS = {"coupa", "concur"}
+USERS = 60
+
+
+@dataclass
+class Org:
+    name: str
+    stack: Stack
+    sandbox: Sandbox
+    clean: dict[str, set[tuple[str, ...]]]
+
+
+def _env(org: Org, artifact: Path, **extra: str) -> dict[str, str]:
+    env = sandbox_environment(org.stack, org.name, org.sandbox)
+    return env | {"BATON_FILE": str(artifact), "BATON_WORKERS": "4"} | extra
+
+
+def _sync(org: Org, artifact: Path, **extra: str) -> None:
+    entry = registered()[org.stack.connector(org.name).integration.name]
+    settings = load_settings(entry.integration, environ=_env(org, artifact, **extra))
+    connector = entry.build(settings, Wiring())
+    try:
+        SyncEngine(connector, settings.file, workers=settings.workers).run()
+    finally:
+        connector.close()
+
+
+def _content(artifact: Path) -> dict[str, set[tuple[str, ...]]]:
+    with Artifact(artifact) as opened:
+        return opened.content()
+
+
+@pytest.fixture(scope="module", params=CONNECTORS)
+def org(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    name: str = request.param
+    stack = load_stack(REPO_ROOT / "stacks" / "example.py")
+    connector = next(c for c in stack.connectors if c.integration.name == name)
+    sandbox = sandbox_for(connector, seed=5, users=USERS)
+    assert sandbox is not None, f"no simulator for {name}"
+    with serve(sandbox.simulator.app) as base_url:
+        sandbox.base_url = base_url
+        org = Org(connector.name, stack, sandbox, {})
+        clean = tmp_path_factory.mktemp(f"clean-{name}") / "sync.sqlite"
+        _sync(org, clean)
+        org.clean = _content(clean)
+        yield org
+
+
+def _after_requests(org: Org, count: int, action: Callable[[], Any]) -> threading.Thread:
+    """Run ``action`` once the simulator has served ``count`` more requests."""
+    start = org.sandbox.simulator.stats.count()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while org.sandbox.simulator.stats.count() < start + count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        action()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+FAULTS: dict[str, dict[str, float]] = {
+    "429 storm": {"rate_limit_rate": 0.3},
+    "5xx bursts": {"error_rate": 0.25},
+    "connection resets": {"reset_rate": 0.15},
+    "2 s stalls": {"stall_rate": 0.08, "stall_seconds": 2.0},
+    "malformed page": {"malformed_page_rate": 0.15},
+}
+
+
+def _record(org: Org, case: str, outcome: str) -> None:
+    FAULT_MATRIX.append((org.stack.connector(org.name).integration.name, case, outcome))
+
+
+def _check_outcome(org: Org, artifact: Path, error: BaseException | None, case: str) -> None:
+    content = _content(artifact)
+    if error is None:
+        assert content == org.clean, f"{case}: the artifact differs from a clean run's"
+        _record(org, case, "recovered, content equal")
+    else:
+        assert str(error), "a failure must say what went wrong"
+        assert content == org.clean, f"{case}: a failed sync must leave the previous artifact intact"
+        _record(org, case, f"failed cleanly ({type(error).__name__}), previous artifact intact")
+
+
+@pytest.mark.parametrize("case", list(FAULTS))
+def test_injected_faults(org: Org, case: str, tmp_path: Path) -> None:
+    artifact = tmp_path / "sync.sqlite"
+    _sync(org, artifact)  # the previous good artifact
+    sim = org.sandbox.simulator
+    sim.set_faults(**FAULTS[case])
+    error: BaseException | None = None
+    try:
+        _sync(org, artifact, BATON_HTTP_TIMEOUT_SECONDS="1")
+    except Exception as exc:  # the matrix accepts a clear failure; _check_outcome checks the artifact
+        error = exc
+    finally:
+        sim.set_faults(**{key: 0.0 for key in FAULTS[case] if key.endswith("_rate")})
+    _check_outcome(org, artifact, error, case)
+
+
+def test_token_expiry_mid_sync(org: Org, tmp_path: Path) -> None:
+    sim = org.sandbox.simulator
+    if org.stack.connector(org.name).integration.name not in EXPIRING_TOKENS:
+        _record(org, "token expiry mid-sync", "n/a: static API token")
+        return
+    artifact = tmp_path / "sync.sqlite"
+    watcher = _after_requests(org, 5, sim.expire_tokens)
+    error: BaseException | None = None
+    try:
+        _sync(org, artifact)
+    except Exception as exc:
+        error = exc
+    watcher.join(timeout=5)
+    assert error is None, f"token expiry mid-sync must be recovered: {error}"
+    _check_outcome(org, artifact, None, "token expiry mid-sync")
+
+
+def test_sigkill_mid_sync_then_resume(org: Org, tmp_path: Path) -> None:
+    artifact = tmp_path / "sync.sqlite"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BATON_")}, **_env(org, artifact)}
+    integration = org.stack.connector(org.name).integration.name
+    command = [sys.executable, "-m", "iac", "connector", integration, "sync"]
+    org.sandbox.simulator.set_faults(latency_ms=20)  # slow enough to be killed mid-sync
+    try:
+        killed = threading.Event()
+        with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+
+            def kill() -> None:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGKILL)
+                    killed.set()
+
+            _after_requests(org, 12, kill).join(timeout=60)
+            process.wait(timeout=60)
+    finally:
+        org.sandbox.simulator.set_faults(latency_ms=0)
+    assert killed.is_set(), "the sync finished before it could be killed; raise the latency"
+    assert not artifact.exists(), "a killed first sync must not leave an artifact in place"
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed=True" in resumed.stdout
+    _check_outcome(org, artifact, None, "SIGKILL mid-sync, then resume")
