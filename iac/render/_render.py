@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from iac._files import swap_into_place
 from iac.errors import RenderError
 from iac.render._context import ConnectorContext, build_context
 from iac.render._templates import environment
@@ -154,23 +155,8 @@ def write_tree(objects: list[Object] | list[Manifest], directory: str | Path) ->
             path.write_text(text, encoding="utf-8")
             written.append(relative)
         (staging / _MARKER).write_text(json.dumps({"files": sorted(written)}, indent=2) + "\n", encoding="utf-8")
-        _swap_into_place(staging, target)
+        swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return [target / relative for relative in written]
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        staging.rename(target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    retired.rmdir()
-    target.rename(retired)
-    try:
-        staging.rename(target)
-    except OSError:
-        retired.rename(target)  # put the previous tree back
-        raise
-    shutil.rmtree(retired, ignore_errors=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from iac._files import swap_into_place
 from iac.backends._bindings import SecretBinding, secret_bindings
 from iac.errors import RenderError, SpecError
 from iac.render import Manifest, object_path, render_manifests
@@ -126,7 +127,7 @@ def write_gitops_tree(stack: Stack, directory: str | Path, *, environ: Mapping[s
             path.write_text(text, encoding="utf-8")
         marker = {"stack": stack.name, "roots": tree.roots, "files": sorted(tree.files)}
         (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        _swap_into_place(staging, target)
+        swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -239,18 +240,3 @@ def _dump(data: Any) -> str:
 
 def _variants(stack: Stack) -> dict[str, Stack]:
     return {"": stack, **{name: stack.environment(name) for name in stack.environments}}
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        staging.rename(target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    retired.rmdir()
-    target.rename(retired)
-    try:
-        staging.rename(target)
-    except OSError:
-        retired.rename(target)  # put the previous tree back
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
