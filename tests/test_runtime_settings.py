@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 from conftest import EXAMPLE_ENV, REPO_ROOT
 
 from iac import load_stack
+from iac.demo import container_environment
 from iac.render import render_stack
 from iac.runtime import load_settings
 from iac.runtime.errors import ConnectorConfigError
 from iac.spec import INTEGRATIONS, Connector, Okta
-
-
-def container_environ(objects: list[dict[str, Any]], connector: str) -> dict[str, str]:
-    """The environment kubelet would give the connector's container (envFrom Secret + env values)."""
-    mine = [o for o in objects if o["metadata"].get("labels", {}).get("app.kubernetes.io/instance") == connector]
-    environ = {}
-    for obj in mine:
-        if obj["kind"] == "Secret":
-            environ.update({k: base64.b64decode(v).decode() for k, v in obj["data"].items()})
-    [deployment] = [o for o in mine if o["kind"] == "Deployment"]
-    for entry in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
-        if "value" in entry:
-            environ[entry["name"]] = entry["value"]
-    return environ
 
 
 @pytest.mark.parametrize("name", ["okta", "coupa", "concur"])
@@ -37,7 +22,7 @@ def test_rendered_environment_loads_back_into_the_same_settings(monkeypatch: pyt
         monkeypatch.setenv(key, value)
     # ConductorOne credentials of the example are sentinels, not real ones: leave them out here.
     stack = load_stack(REPO_ROOT / "stacks" / "example.py")
-    environ = container_environ(render_stack(stack), name)
+    environ = container_environment(render_stack(stack), name)
     environ = {k: v for k, v in environ.items() if not k.startswith("BATON_CLIENT_")}
     declared = stack.connector(name)
     integration = type(declared)
