@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "_demo": ("demo",),
     "_deploy": ("preview", "up", "refresh", "destroy", "rbac"),
     "_synth": ("synth",),
+    "_terraform": ("terraform",),
     "_connector": ("connector",),
     "_sim": ("sim",),
 }
