@@ -25,6 +25,7 @@ __all__ = [
     "DemoResult",
     "Sandbox",
     "container_environment",
+    "deploy_demo",
     "run_demo",
     "sandbox_environment",
     "sandbox_for",
@@ -213,3 +214,21 @@ def run_demo(stack: Stack, out_dir: Path, *, users: int = 300, seed: int = 1,
                 name, integration, "synced", stats["resources"]["total"], stats["entitlements"]["total"],
                 stats["grants"]["total"], sandbox.requests(), time.perf_counter() - started, settings.file))
     return results, manifest_dir
+
+
+def deploy_demo(stack: Stack, out_dir: Path, *, kubeconfig: Path | None, context: str | None,
+                users: int = 300, seed: int = 1) -> tuple[str, str, str]:
+    """``preview``, ``up`` and a second ``preview`` of the demo stack on a cluster (credentials: the
+    sandbox ones). Returns the three summaries; the second preview shows that ``up`` converged."""
+    from iac.backends.engine import Engine, connect
+
+    sandboxes = {c.name: s for c in stack.connectors if (s := sandbox_for(c, seed=seed, users=users))}
+    environ, existing = _stack_environ(stack, sandboxes)
+    objects = [m.obj for m in render_manifests(stack, environ=environ)]
+    api = connect(kubeconfig, context)
+    engine = Engine(api, stack=stack.name, namespace=stack.namespace)
+    before = engine.preview(objects)
+    applied = engine.up(objects)
+    after = engine.preview(objects)
+    del existing, out_dir  # the cluster gets only what the stack renders
+    return before.summary(), applied.summary(), after.summary()

@@ -4,7 +4,9 @@ through the environment its manifests give the container."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import REPO_ROOT, RunIac
 
 from iac import load_stack
@@ -40,3 +42,15 @@ def test_demo_command_prints_the_table(tmp_path: Path, run_iac: RunIac) -> None:
     assert "okta" in result.stdout and "synced" in result.stdout
     assert "manifests:" in result.stderr and "artifacts:" in result.stderr
     assert (tmp_path / "out" / "artifacts" / "okta.sqlite").is_file()
+
+
+@pytest.mark.cluster
+def test_demo_with_cluster_previews_deploys_and_converges(kube_cluster: Any, tmp_path: Path, run_iac: RunIac) -> None:
+    result = run_iac("demo", "-o", str(tmp_path / "out"), "--users", "30", "--cluster",
+                     "--kubeconfig", str(kube_cluster.kubeconfig), "--context", "iac-test")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split(":", 1)[0]: line for line in result.stdout.splitlines() if line.startswith(("preview", "up"))}
+    assert "created" in lines["up"]
+    preview_lines = [line for line in result.stdout.splitlines() if line.startswith("preview:")]
+    assert "0 to create, 0 to update, 0 to delete, 17 unchanged" in preview_lines[-1]
+    assert "17 to create" in preview_lines[0]

@@ -24,6 +24,12 @@ def demo(
         "demo-out"),
     users: Annotated[int, typer.Option(min=10, max=100_000, help="Users per simulated org.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the simulated orgs.")] = 1,
+    cluster: Annotated[bool, typer.Option(
+        "--cluster", help="Also preview and deploy the stack (iac up) to the cluster of --kubeconfig/--context.")
+    ] = False,
+    kubeconfig: Annotated[Path | None, typer.Option(help="Kubeconfig for --cluster (default: $KUBECONFIG, "
+                                                         "~/.kube/config).")] = None,
+    context: Annotated[str | None, typer.Option(help="Kubeconfig context for --cluster.")] = None,
 ) -> None:
     """Render the example stack, run each connector once against its API simulator, and summarise."""
     from iac.demo import run_demo
@@ -46,5 +52,14 @@ def demo(
               f"({time.perf_counter() - started:.1f} s in all)")
     err.print(f"next: `iac connector inspect {output_dir / 'artifacts' / 'okta.sqlite'} stats`, "
               "`iac explain okta`, `make test`")
+    if cluster:
+        from iac.demo import deploy_demo
+
+        with user_errors():
+            before, applied, after = deploy_demo(stack, output_dir, kubeconfig=kubeconfig, context=context,
+                                                 users=users, seed=seed)
+        out.print(f"preview: {before}")
+        out.print(f"up:      {applied}")
+        out.print(f"preview: {after}  (converged: a second up would write nothing)")
     if any(row.status.startswith("failed") for row in results):
         raise typer.Exit(1)
