@@ -154,7 +154,7 @@ def test_sigkill_mid_sync_then_resume(org: Org, tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BATON_")}, **_env(org, artifact)}
     integration = org.stack.connector(org.name).integration.name
     command = [sys.executable, "-m", "iac", "connector", integration, "sync"]
-    org.sandbox.simulator.set_faults(latency_ms=20)  # slow enough to be killed mid-sync
+    org.sandbox.simulator.set_faults(latency_ms=150)  # slow enough to be killed mid-sync
     try:
         killed = threading.Event()
         with subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
@@ -164,7 +164,7 @@ def test_sigkill_mid_sync_then_resume(org: Org, tmp_path: Path) -> None:
                     process.send_signal(signal.SIGKILL)
                     killed.set()
 
-            _after_requests(org, 12, kill).join(timeout=60)
+            _after_requests(org, 2, kill).join(timeout=60)
             process.wait(timeout=60)
     finally:
         org.sandbox.simulator.set_faults(latency_ms=0)

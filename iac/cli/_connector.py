@@ -34,6 +34,7 @@ from iac.runtime import (
     ResourceRef,
     RuntimeSettings,
     SyncEngine,
+    UserStatusProvisioner,
     Wiring,
     configure_logging,
     inspect_view,
@@ -204,6 +205,22 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
             result = prov.revoke(Grant(resource, slug, principal))
         _print_result(result.outcome.value, result.grant_id, own.get("output"))
 
+    def set_status(settings: RuntimeSettings, own: dict[str, Any], enable: bool) -> None:
+        gate(settings)
+        user = ResourceRef.parse(own["user"])
+        with provisioner(settings) as prov:
+            if not isinstance(prov, UserStatusProvisioner):
+                raise BadRequestError(f"the {entry.name} connector cannot enable or disable users")
+            changed = prov.enable_user(user) if enable else prov.disable_user(user)
+        verb = "enabled" if enable else "disabled"
+        _print_result(verb if changed else f"already-{verb}", f"{user.type}:{user.id}", own.get("output"))
+
+    def enable_user(settings: RuntimeSettings, own: dict[str, Any]) -> None:
+        set_status(settings, own, True)
+
+    def disable_user(settings: RuntimeSettings, own: dict[str, Any]) -> None:
+        set_status(settings, own, False)
+
     output = inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, annotation=OutputFormat,
                                default=typer.Option(OutputFormat.table, "--output", "-o",
                                                     help="Result format (table means one line of text)."))
@@ -227,6 +244,12 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
                                                       help="Grant id: entitlement-id:principal-type:principal-id."))
     _command(sub, "revoke", entry, [grant_id, output], revoke,
              "Revoke a grant (needs BATON_PROVISIONING=true). Revoking twice reports already-revoked.")
+    user = inspect.Parameter("user", inspect.Parameter.KEYWORD_ONLY, annotation=str,
+                             default=typer.Option(..., "--user", "-u", help="The user: an id, or user:<id>."))
+    _command(sub, "enable-user", entry, [user, output], enable_user,
+             "Enable a user account (needs BATON_PROVISIONING=true; connectors that support it, e.g. coupa).")
+    _command(sub, "disable-user", entry, [user, output], disable_user,
+             "Disable a user account (needs BATON_PROVISIONING=true; connectors that support it, e.g. coupa).")
     return sub
 
 

@@ -3,6 +3,9 @@
 Layers: ``_http`` (the only code that paces, sleeps and retries) → connectors' clients →
 ``_engine`` (lanes, workers, checkpoints) → ``_store`` (the SQLite artifact). ``_service`` wraps the
 engine in a loop with health and metrics endpoints; ``_inspect`` reads artifacts for access reviews.
+Helpers the HTTP layer plugs in: ``_oauth`` (access tokens renewed before expiry and once on a 401),
+``_limits`` (documented limits a vendor does not announce in headers) and ``_poll`` (waiting for a
+vendor's asynchronous job on the injected clock).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from iac.runtime._clock import Clock, SystemClock, VirtualClock
 from iac.runtime._engine import SyncEngine, SyncResult
 from iac.runtime._http import (
+    Authenticator,
     BucketBusy,
     BucketView,
     CountingObserver,
@@ -23,6 +27,7 @@ from iac.runtime._http import (
     parse_rate_limit,
 )
 from iac.runtime._inspect import VIEWS, View, inspect_view
+from iac.runtime._limits import BucketLimit, LimitedPacer
 from iac.runtime._logging import configure_logging, redact, register_secret
 from iac.runtime._models import (
     Entitlement,
@@ -36,6 +41,8 @@ from iac.runtime._models import (
     parse_entitlement_id,
     parse_grant_id,
 )
+from iac.runtime._oauth import AccessToken, TokenProvider, TokenResponse, request_token
+from iac.runtime._poll import poll_until
 from iac.runtime._protocols import (
     Connector,
     Provisioner,
@@ -43,6 +50,7 @@ from iac.runtime._protocols import (
     ProvisionResult,
     ResourceSyncer,
     TypeGrantsSyncer,
+    UserStatusProvisioner,
 )
 from iac.runtime._registry import ConnectorEntry, Wiring, connector_entry, register, registered
 from iac.runtime._service import HealthServer, Metrics, ServiceState, run_service, stop_on_signals
@@ -53,8 +61,11 @@ from iac.runtime._upload import upload_artifact
 __all__ = [
     "SCHEMA_VERSION",
     "VIEWS",
+    "AccessToken",
     "Artifact",
+    "Authenticator",
     "BucketBusy",
+    "BucketLimit",
     "BucketView",
     "Clock",
     "Connector",
@@ -65,6 +76,7 @@ __all__ = [
     "HealthServer",
     "HttpClient",
     "HttpObserver",
+    "LimitedPacer",
     "Metrics",
     "Pacer",
     "Page",
@@ -83,9 +95,12 @@ __all__ = [
     "SyncResult",
     "SyncRun",
     "SystemClock",
+    "TokenProvider",
+    "TokenResponse",
     "Trait",
     "TypeGrantsSyncer",
     "UserStatus",
+    "UserStatusProvisioner",
     "View",
     "VirtualClock",
     "Wiring",
@@ -102,10 +117,12 @@ __all__ = [
     "parse_entitlement_id",
     "parse_grant_id",
     "parse_rate_limit",
+    "poll_until",
     "redact",
     "register",
     "register_secret",
     "registered",
+    "request_token",
     "run_service",
     "stop_on_signals",
     "upload_artifact",

@@ -10,6 +10,8 @@ learned from ``X-Rate-Limit-Limit`` / ``-Remaining`` / ``-Reset`` and ``Retry-Af
   used, the bucket waits for ``X-Rate-Limit-Reset``.
 * A 429 blocks the bucket until ``Retry-After`` or the reset (plus jitter); 5xx and transport errors
   back off exponentially with full jitter. Every loop is bounded (:class:`RetryPolicy`).
+* With an :class:`Authenticator` (OAuth access tokens), credentials are asked for per request, and a 401
+  is retried once after the authenticator renewed them.
 
 Inside :func:`deferring` (the sync engine's workers), a request whose bucket is not ready raises
 :class:`BucketBusy` *before* sending instead of sleeping, so the worker can do work for another bucket.
@@ -44,6 +46,7 @@ from iac.runtime.errors import (
 )
 
 __all__ = [
+    "Authenticator",
     "BucketBusy",
     "BucketView",
     "CountingObserver",
@@ -76,6 +79,19 @@ def deferring() -> Iterator[None]:
         yield
     finally:
         _deferring.reset(token)
+
+
+class Authenticator(Protocol):
+    """Credentials that change over time (OAuth access tokens). Must be thread-safe."""
+
+    def headers(self) -> Mapping[str, str]:
+        """The headers to send now (may fetch or renew a token first)."""
+        ...
+
+    def renew(self, rejected: Mapping[str, str]) -> bool:
+        """The server answered 401 to ``rejected`` (what :meth:`headers` returned): get fresh credentials.
+        False when there is nothing new to try (the 401 then surfaces as an AuthError)."""
+        ...
 
 
 class BucketBusy(Exception):
@@ -294,8 +310,9 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 class HttpClient:
     """A paced, retrying JSON client for one vendor API.
 
-    ``headers`` carry the credentials and are only ever sent to ``base_url``'s origin: absolute URLs
-    (``Link`` next pages) from another origin are re-based onto ``base_url`` (proxies, simulators).
+    ``headers`` (static) and ``auth`` (renewable, e.g. OAuth tokens) carry the credentials and are only
+    ever sent to ``base_url``'s origin: absolute URLs (``Link`` next pages) from another origin are
+    re-based onto ``base_url`` (proxies, simulators).
     """
 
     def __init__(self, base_url: str, *, headers: Mapping[str, str] | None = None,
@@ -303,8 +320,10 @@ class HttpClient:
                  share: float = 0.5, bucket_of: Bucketer | None = None, retry: RetryPolicy | None = None,
                  timeout: float = 60.0, error_parser: ErrorParser | None = None,
                  observer: HttpObserver | None = None, rng: random.Random | None = None,
-                 max_connections: int = 32, pacer: Pacer | None = None) -> None:
+                 max_connections: int = 32, pacer: Pacer | None = None,
+                 auth: Authenticator | None = None) -> None:
         self.base_url = httpx.URL(base_url.rstrip("/") + "/")
+        self.auth = auth
         self.clock = clock or SystemClock()
         self.pacer = pacer or Pacer(share=share, clock=self.clock)
         self.retry = retry or RetryPolicy()
@@ -388,7 +407,11 @@ class HttpClient:
         failures = 0
         limited = 0
         first = True
+        renewed = False
+        credentials: Mapping[str, str] = {}
         while True:
+            if self.auth is not None:  # before reserving a slot: fetching a token may raise or take a while
+                credentials = self.auth.headers()
             wait = self.pacer.reserve(key)
             if wait > 0:
                 if first and _deferring.get():
@@ -398,8 +421,8 @@ class HttpClient:
             first = False
             started = self.clock.monotonic()
             try:
-                request = self._client.build_request(method, target, json=json, headers=headers,
-                                                     content=content)
+                sent = {**credentials, **(headers or {})} if credentials else headers
+                request = self._client.build_request(method, target, json=json, headers=sent, content=content)
                 response = self._client.send(request)
             except httpx.TransportError as exc:
                 self.pacer.release(key, None, sent=False)
@@ -431,6 +454,12 @@ class HttpClient:
                     delay = self._backoff(failures)
                     self.observer.on_retry(key, "malformed_body", delay)
                     self.clock.sleep(delay)
+                    continue
+            if status == 401 and self.auth is not None and not renewed:
+                renewed = True  # once per request: a second 401 means the new credentials fail too
+                if self.auth.renew(credentials):
+                    self.observer.on_retry(key, "reauthenticated", 0.0)
+                    log.debug("401 on %s %s; credentials renewed, retrying once", method, target.path)
                     continue
             if status == 429:
                 limited += 1

@@ -80,6 +80,15 @@ class Provisioner(Protocol):
 
 
 @runtime_checkable
+class UserStatusProvisioner(Protocol):
+    """Enable and disable accounts. Idempotent: each returns False when the user already had that status."""
+
+    def enable_user(self, user: ResourceRef) -> bool: ...
+
+    def disable_user(self, user: ResourceRef) -> bool: ...
+
+
+@runtime_checkable
 class Connector(Protocol):
     """The root of a connector."""
 

@@ -1,0 +1,141 @@
+"""Benchmark: a full Coupa sync against the simulator at Coupa's real rate limit and 20-50 ms latency.
+
+    .venv/bin/python bench/sync_coupa.py                        # 10k users
+    .venv/bin/python bench/sync_coupa.py --sizes 10000,50000 --json out.json
+
+Each sync runs in a fresh child process (so peak RSS is the sync's alone), configured like a pod: the
+``BATON_*`` environment, the simulator as ``BATON_BASE_URL``.
+
+The **rate-limit floor**: Coupa allows "25 requests per second and a burst of 20"; the connector keeps to
+``share`` (BATON_RATE_LIMIT_SHARE, default 0.5) of it, so ``floor = (api requests - share * 20) /
+(share * 25)`` seconds. Targets: wall <= 1.15 x floor, no 429, peak RSS <= 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Latency:
+    """ASGI wrapper: every vendor request waits a uniform 20-50 ms (the admin API does not)."""
+
+    def __init__(self, app: ASGIApp, low: float, high: float, seed: int = 0) -> None:
+        self.app, self.low, self.high = app, low, high
+        self.rng = random.Random(seed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope.get("path", "")).startswith("/__sim"):
+            await asyncio.sleep(self.rng.uniform(self.low, self.high))
+        await self.app(scope, receive, send)
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one sync in this process (configured by the BATON_* environment); print a JSON summary."""
+    from iac.connectors.coupa import build
+    from iac.runtime import SyncEngine, Wiring, load_settings
+    from iac.spec import Coupa
+
+    settings = load_settings(Coupa)
+    connector = build(settings, Wiring())
+    started = time.monotonic()
+    engine = SyncEngine(connector, settings.file, workers=settings.workers)
+    result = engine.run()
+    connector.close()
+    print(json.dumps({"wall": time.monotonic() - started, "stats": result.stats,
+                      "peak_pending": engine.peak_pending}))
+
+
+def run_child(env: dict[str, str]) -> dict[str, Any]:
+    proc = subprocess.Popen([sys.executable, __file__, "--child"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    if code != 0:
+        raise SystemExit(f"sync failed ({code}):\n{err}")
+    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    summary["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return summary
+
+
+def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from iac.sim import COUPA_RATE_LIMIT, CoupaSim, serve
+
+    shape = {"user_groups": max(20, users // 100), "content_groups": 20, "account_groups": 20}
+    sim = CoupaSim(seed=args.seed, users=users, **shape)
+    file = workdir / f"coupa-{users}.sqlite"
+    with serve(Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000)) as base:
+        httpx.delete(f"{base}/__sim/stats")  # fresh counters and buckets
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | {
+            "BATON_COUPA_DOMAIN": "bench.coupahost.com", "BATON_COUPA_CLIENT_ID": sim.client_id,
+            "BATON_COUPA_CLIENT_SECRET": sim.client_secret, "BATON_BASE_URL": base, "BATON_FILE": str(file),
+            "BATON_WORKERS": str(args.workers), "BATON_RATE_LIMIT_SHARE": str(args.share), "BATON_LOG_LEVEL": "warn"}
+        print(f"[{users} users] syncing ...", file=sys.stderr, flush=True)
+        summary = run_child(env)
+    by_endpoint = sim.stats.by_endpoint()
+    api = sum(n for e, counts in by_endpoint.items() if " /api/" in e for s, n in counts.items() if s != "429")
+    burst, per_second = COUPA_RATE_LIMIT
+    floor = max(0.0, api - args.share * burst) / (args.share * per_second)
+    report = {"users": users, **shape, "wall_s": round(summary["wall"], 2), "floor_s": round(floor, 2),
+              "wall_over_floor": round(summary["wall"] / floor, 3) if floor else None,
+              "api_requests": api, "token_requests": sum(by_endpoint.get("POST /oauth2/token", {}).values()),
+              "http_429": sum(c.get("429", 0) for c in by_endpoint.values()),
+              "peak_rss_mb": round(summary["peak_rss_mb"], 1), "peak_pending_tasks": summary["peak_pending"],
+              "grants": summary["stats"]["grants"]["total"], "requests_by_endpoint": by_endpoint}
+    print(f"[{users} users] {json.dumps({k: v for k, v in report.items() if k != 'requests_by_endpoint'})}",
+          file=sys.stderr, flush=True)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000", help="comma-separated user counts")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--share", type=float, default=0.5, help="BATON_RATE_LIMIT_SHARE")
+    parser.add_argument("--latency-min", type=float, default=20.0, help="ms")
+    parser.add_argument("--latency-max", type=float, default=50.0, help="ms")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory(prefix="bench-coupa-") as tmp:
+        runs = [bench_size(n, args, Path(tmp)) for n in sizes]
+    verdict = {
+        "wall_within_1_15x_floor": all(r["wall_over_floor"] is not None and r["wall_over_floor"] <= 1.15
+                                       for r in runs),
+        "no_429": all(r["http_429"] == 0 for r in runs),
+        "peak_rss_under_200mb": all(r["peak_rss_mb"] <= 200 for r in runs),
+    }
+    result = {"connector": "coupa", "share": args.share, "workers": args.workers,
+              "latency_ms": [args.latency_min, args.latency_max], "runs": runs, "verdict": verdict}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The SAP Concur connector root: settings → session (refresh-token grant, geolocation) → syncers and
+provisioner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from iac._version import __version__
+from iac.connectors.concur.auth import ConcurSession
+from iac.connectors.concur.client import ConcurClient, concur_bucket, concur_error_parser
+from iac.connectors.concur.config import token_base_url
+from iac.connectors.concur.provisioner import ConcurProvisioner
+from iac.connectors.concur.resources import RoleSyncer, UserSyncer
+from iac.runtime import Authenticator, HttpClient, Pacer, ResourceSyncer, RuntimeSettings, SystemClock
+from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.spec import Concur
+
+__all__ = ["ENTRY", "ConcurConnector", "build"]
+
+
+class ConcurConnector:
+    name = "concur"
+
+    def __init__(self, config: Concur, session: ConcurSession) -> None:
+        self.config = config
+        self.session = session
+        self.client = ConcurClient(session.api)
+
+    def syncers(self) -> Sequence[ResourceSyncer]:
+        return [UserSyncer(self.client), RoleSyncer(self.client)]
+
+    def validate(self) -> None:
+        self.client.check()
+
+    def provisioner(self) -> ConcurProvisioner:
+        return ConcurProvisioner(self.client, clock=self.session.tokens.clock)
+
+    @property
+    def prune_principal_types(self) -> frozenset[str]:
+        # users deleted between the user walk and the role walks must not linger as principals
+        return frozenset({"user"})
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def build(settings: RuntimeSettings, wiring: Wiring) -> ConcurConnector:
+    config = settings.config_as(Concur)
+    clock = wiring.clock or SystemClock()
+    # Concur publishes no rate limits: no client-side budget; 429 Retry-After is honoured per bucket.
+    pacer = Pacer(share=settings.rate_limit_share, clock=clock)
+
+    def http_for(origin: str, auth: Authenticator | None) -> HttpClient:
+        headers = {"Accept": "application/json", "User-Agent": f"baton-iac-concur/{__version__}"}
+        return HttpClient(origin, headers=headers, transport=wiring.transport, clock=clock, observer=wiring.observer,
+                          bucket_of=concur_bucket, timeout=settings.http_timeout_seconds,
+                          error_parser=concur_error_parser, pacer=pacer,
+                          max_connections=settings.workers + 4 if auth else 2, auth=auth)
+
+    session = ConcurSession(base_url=token_base_url(settings), client_id=config.client_id,
+                            client_secret=settings.secret(config.client_secret),
+                            refresh_token=settings.secret(config.refresh_token),
+                            trust_any_geolocation=settings.base_url is not None, http_factory=http_for, clock=clock)
+    return ConcurConnector(config, session)
+
+
+ENTRY = ConnectorEntry(Concur, build)

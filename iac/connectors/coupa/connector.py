@@ -1,0 +1,81 @@
+"""The Coupa connector root: settings → OAuth token provider and paced HTTP clients → syncers and provisioner."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from iac._version import __version__
+from iac.connectors.coupa.auth import ClientCredentials
+from iac.connectors.coupa.client import COUPA_LIMITS, CoupaClient, coupa_bucket, coupa_error_parser
+from iac.connectors.coupa.config import ACCOUNTING_SCOPE, api_base_url, token_scopes
+from iac.connectors.coupa.provisioner import CoupaProvisioner
+from iac.connectors.coupa.resources import (
+    AccountGroupSyncer,
+    ContentGroupSyncer,
+    GroupSyncer,
+    LicenseSyncer,
+    RoleSyncer,
+    UserSyncer,
+)
+from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings, TokenProvider
+from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.spec import Coupa
+
+__all__ = ["ENTRY", "CoupaConnector", "build"]
+
+
+class CoupaConnector:
+    name = "coupa"
+
+    def __init__(self, config: Coupa, http: HttpClient, tokens: TokenProvider, token_http: HttpClient) -> None:
+        self.config = config
+        self.http = http
+        self.tokens = tokens
+        self.token_http = token_http
+        self.client = CoupaClient(http)
+
+    def scopes(self) -> frozenset[str]:
+        """The scopes Coupa granted the current token (fetches one on first use)."""
+        return self.tokens.current().scopes
+
+    def syncers(self) -> Sequence[ResourceSyncer]:
+        c = self.client
+        return [UserSyncer(c, self.scopes), GroupSyncer(c), RoleSyncer(c), LicenseSyncer(), ContentGroupSyncer(c),
+                AccountGroupSyncer(c, self.scopes)]
+
+    def validate(self) -> None:
+        self.client.check()
+
+    def provisioner(self) -> CoupaProvisioner:
+        return CoupaProvisioner(self.client)
+
+    @property
+    def prune_principal_types(self) -> frozenset[str]:
+        # users deleted between the user listing and the access walk must not linger as principals
+        return frozenset({"user"})
+
+    def close(self) -> None:
+        self.http.close()
+        self.token_http.close()
+
+
+def build(settings: RuntimeSettings, wiring: Wiring) -> CoupaConnector:
+    config = settings.config_as(Coupa)
+    base = api_base_url(settings)
+    agent = {"User-Agent": f"baton-iac-coupa/{__version__}"}
+    # One pacer for both clients: the token endpoint and the API are limited separately by Coupa.
+    pacer = LimitedPacer(COUPA_LIMITS, share=settings.rate_limit_share, clock=wiring.clock)
+    token_http = HttpClient(base, headers=agent, transport=wiring.transport, clock=wiring.clock,
+                            observer=wiring.observer, bucket_of=coupa_bucket, timeout=settings.http_timeout_seconds,
+                            error_parser=coupa_error_parser, pacer=pacer, max_connections=2)
+    fetch = ClientCredentials(token_http, config.client_id, settings.secret(config.client_secret),
+                              token_scopes(settings.provisioning), optional=(ACCOUNTING_SCOPE,))
+    tokens = TokenProvider(fetch, clock=wiring.clock)
+    http = HttpClient(base, headers={"Accept": "application/json", **agent}, transport=wiring.transport,
+                      clock=wiring.clock, observer=wiring.observer, bucket_of=coupa_bucket,
+                      timeout=settings.http_timeout_seconds, error_parser=coupa_error_parser, pacer=pacer,
+                      max_connections=settings.workers + 4, auth=tokens)
+    return CoupaConnector(config, http, tokens, token_http)
+
+
+ENTRY = ConnectorEntry(Coupa, build)
