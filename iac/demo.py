@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from iac.render import Manifest, render_manifests, validate_objects, write_tree
-from iac.spec import Connector, Stack
+from iac.spec import ConductorOne, Connector, Stack
 from iac.spec.secret import EnvSecret, KubernetesSecretRef
 
 __all__ = [
@@ -132,13 +132,13 @@ def _stack_environ(stack: Stack, sandboxes: Mapping[str, Sandbox]) -> tuple[dict
     """Values for the stack's secret.env references, and the Secrets that secret.kubernetes expects."""
     environ: dict[str, str] = {}
     existing: dict[str, dict[str, str]] = {}
-    for connector in stack.connectors:
+    for connector in stack.self_hosted:
         sandbox = sandboxes.get(connector.name)
         credentials = dict(DEMO_C1_CREDENTIALS) | (sandbox.credentials if sandbox else {})
         c1 = connector.conductorone or stack.conductorone
         refs: list[tuple[str, Any]] = [(s.env, getattr(connector, s.name)) for s in type(connector).connector_settings()
                                        if s.secret]
-        if c1 is not None:
+        if isinstance(c1, ConductorOne):
             refs += [("BATON_CLIENT_ID", c1.client_id), ("BATON_CLIENT_SECRET", c1.client_secret)]
         for env_name, ref in refs:
             value = credentials.get(env_name, f"demo-{env_name.lower()}")
@@ -177,7 +177,7 @@ def run_demo(stack: Stack, out_dir: Path, *, users: int = 300, seed: int = 1,
     from iac.runtime import SyncEngine, Wiring, load_settings
 
     note = progress or (lambda _message: None)
-    sandboxes = {c.name: s for c in stack.connectors if (s := sandbox_for(c, seed=seed, users=users))}
+    sandboxes = {c.name: s for c in stack.self_hosted if (s := sandbox_for(c, seed=seed, users=users))}
     environ, _existing = _stack_environ(stack, sandboxes)
     manifests = render_manifests(stack, environ=environ)
     validate_objects([m.obj for m in manifests])
@@ -188,7 +188,7 @@ def run_demo(stack: Stack, out_dir: Path, *, users: int = 300, seed: int = 1,
     entries = registered()
     results: list[DemoResult] = []
     with _serving(sandboxes):
-        for connector in stack.connectors:
+        for connector in stack.self_hosted:
             name, integration = connector.name, connector.integration.name
             sandbox, entry = sandboxes.get(name), entries.get(integration)
             if sandbox is None or entry is None:
@@ -222,7 +222,7 @@ def deploy_demo(stack: Stack, out_dir: Path, *, kubeconfig: Path | None, context
     sandbox ones). Returns the three summaries; the second preview shows that ``up`` converged."""
     from iac.backends.engine import Engine, connect
 
-    sandboxes = {c.name: s for c in stack.connectors if (s := sandbox_for(c, seed=seed, users=users))}
+    sandboxes = {c.name: s for c in stack.self_hosted if (s := sandbox_for(c, seed=seed, users=users))}
     environ, existing = _stack_environ(stack, sandboxes)
     objects = [m.obj for m in render_manifests(stack, environ=environ)]
     api = connect(kubeconfig, context)

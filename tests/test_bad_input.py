@@ -126,6 +126,39 @@ CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
     ("custom-both", stack("stack.add(Custom('jira', image='x/y:1', env={'BATON_X': 'a'}, "
                           "secret_env={'BATON_X': secret.env('X')}))"),
      {}, ["BATON_X is in both env and secret_env"]),
+    ("hosting-unknown", stack("stack.add(Okta('okta', domain='acme.okta.com', api_token=secret.env('TOK'), "
+                              "hosting='saas'))"),
+     {}, ["connector 'okta'", "field 'hosting'", "'self'", "'cloud'", "'saas'"]),
+    ("cloud-image", stack("stack.add(Okta('okta', domain='acme.okta.com', api_token=secret.env('TOK'), "
+                          "hosting='cloud', image='registry.example.com/baton-okta:1'))"),
+     {}, ["connector 'okta'", "field 'image'", "no meaning for a cloud-hosted connector", "hosting='self'"]),
+    ("cloud-resources", stack("stack.add(Coupa('coupa', domain='acme.coupahost.com', client_id='c', "
+                              "client_secret=secret.env('S'), hosting='cloud', resources=Resources()))"),
+     {}, ["connector 'coupa'", "field 'resources'", "no meaning for a cloud-hosted connector"]),
+    ("cloud-egress-ports", stack("stack.add(Celigo('celigo', access_token=secret.env('T'), hosting='cloud', "
+                                 "egress_ports=(443, 8443)))"),
+     {}, ["connector 'celigo'", "field 'egress_ports'", "no meaning for a cloud-hosted connector"]),
+    ("cloud-base-url-override", stack("stack.add(Okta('okta', domain='acme.okta.com', api_token=secret.env('TOK'), "
+                                      "hosting='cloud', base_url_override='https://proxy.example.com'))"),
+     {}, ["field 'base_url_override'", "no meaning for a cloud-hosted connector"]),
+    ("cloud-own-credentials", stack("stack.add(Okta('okta', domain='acme.okta.com', api_token=secret.env('TOK'), "
+                                    "hosting='cloud', conductorone=ConductorOne(client_id='i', "
+                                    "client_secret=secret.env('C1S'))))"),
+     {}, ["field 'conductorone'", "no meaning for a cloud-hosted connector"]),
+    ("cloud-no-c1-attribute", stack("stack.add(Okta('okta', domain='acme.okta.com', api_token=secret.env('TOK'), "
+                                    "hosting='cloud', skip_app_groups=True))"),
+     {}, ["field 'skip_app_groups'", "conductorone_integration_okta_v2 has no attribute for it"]),
+    ("cloud-cluster-secret", stack("stack.add(Celigo('celigo', access_token=secret.kubernetes('celigo', 'token'), "
+                                   "hosting='cloud'))"),
+     {}, ["connector 'celigo'", "field 'access_token'", "secret.kubernetes('celigo', 'token')", "secret.env(...)"]),
+    ("custom-cloud", stack("stack.add(Custom('jira', image='x/y:1', hosting='cloud'))"),
+     {}, ["connector 'jira'", "field 'hosting'", "custom connectors cannot be cloud-hosted"]),
+    ("managed-owners-string", HEADER + "stack = Stack('prod', conductorone=ConductorOne.managed(owners='2u1'))\n",
+     {}, ["field 'owners'", "not one string"]),
+    ("managed-credentials-render", HEADER + "stack = Stack('prod', conductorone=ConductorOne.managed())\n"
+                                   f"stack.add({OKTA})\n",
+     {"TOK": "sentinel-tok"}, ["connector 'okta'", "field 'conductorone.client_id'", "created by Terraform",
+                               "iac synth"]),
     ("add-not-connector", stack("stack.add('okta')"),
      {}, ["stack 'prod'", "stack.add() takes connectors"]),
     ("no-stack", HEADER + "s = Stack('prod')\n",

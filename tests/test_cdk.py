@@ -268,6 +268,23 @@ def test_cdktf_json_context_becomes_synth_settings(monkeypatch: pytest.MonkeyPat
         settings_from_context({"iac:backend": "s3"})
 
 
+def test_cdktf_json_context_chooses_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    import iac.backends.cdk as cdk
+    from iac.backends.cdk import settings_from_context
+    from iac.errors import IacError
+
+    monkeypatch.delenv("IAC_STACK", raising=False)
+    assert settings_from_context({"iac:stack": "s.py"})[2].provider == "kubernetes"
+    assert settings_from_context({"iac:stack": "s.py", "iac:provider": "baton"})[2].provider == "baton"
+    with pytest.raises(IacError, match=r'"iac:provider" must be one of kubernetes, baton, got \'helm\''):
+        settings_from_context({"iac:stack": "s.py", "iac:provider": "helm"})
+    with pytest.raises(IacError, match="always write-only"):
+        settings_from_context({"iac:stack": "s.py", "iac:provider": "baton", "iac:writeOnly": False})
+    # What iac.backends.terraform.cdk imports from this package's public surface.
+    assert {"load", "variable_name", "resolve_flavor"} <= set(cdk.__all__)
+    assert cdk.load is cdk._shim.load and cdk.variable_name is cdk._app.variable_name
+
+
 def test_importing_the_cli_and_backend_imports_no_cdk_library() -> None:
     code = ("import sys, iac.cli, iac.backends.cdk; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -14,7 +14,14 @@ from rich.table import Table
 from iac.cli._app import app, err, fail, out, user_errors
 from iac.docs import catalog_markdown, catalog_rows, explain_integration
 from iac.render import manifests_to_yaml, render_manifests, render_stack, schema_versions, validate_objects, write_tree
-from iac.spec import INTEGRATIONS, Stack, get_integration, load_stack
+from iac.spec import (
+    INTEGRATIONS,
+    ManagedConductorOne,
+    Stack,
+    conductorone_apps,
+    get_integration,
+    load_stack,
+)
 
 StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-level `stack`.",
                                            show_default=False)]
@@ -44,10 +51,10 @@ def catalog(
         print(catalog_markdown(), end="")
         return
     table = Table(title="Integrations", show_lines=False)
-    for column in ("integration", "title", "syncs", "provisioning", "required settings"):
+    for column in ("integration", "title", "hosting", "syncs", "provisioning", "required settings"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["name"], row["title"], ", ".join(row["resource_types"]),
+        table.add_row(row["name"], row["title"], ", ".join(row["hosting"]), ", ".join(row["resource_types"]),
                       "yes" if row["provisioning"] else "no", ", ".join(row["required"]))
     out.print(table)
 
@@ -77,6 +84,9 @@ def _print_explanation(info: dict[str, Any]) -> None:
             kind += " " + "|".join(s["choices"])
         out.print(f"  [cyan]{s['name']}[/]  {s['env']}  {kind}, {s['default']}")
         out.print(f"      {escape(s['help'])}")
+        if info["c1_resource"] and s["c1_attribute"]:
+            key = f" (sent to ConductorOne's API as {s['c1_key']})" if s["c1_key"] else ""
+            out.print(f"      ConductorOne attribute: {s['c1_attribute']}{key}", markup=False)
     if info["syncs"]:
         out.print("[bold]Syncs[/]")
         for rt in info["syncs"]:
@@ -95,6 +105,16 @@ def _print_explanation(info: dict[str, Any]) -> None:
             out.print(f"[bold]{label}[/]: {' '.join(info[key])}")
     if info["docs_url"]:
         out.print(f"[bold]Docs[/]: {info['docs_url']}")
+    out.print("[bold]Hosting[/] (hosting=...)")
+    if "cloud" in info["hosting"]:
+        out.print("  self (default): rendered into your cluster; cloud: ConductorOne runs it as "
+                  f"{info['c1_resource']} (catalog ID {info['c1_catalog_id']})", markup=False)
+        if info["self_hosted_only"]:
+            out.print(f"  self-hosted only (no ConductorOne attribute): {', '.join(info['self_hosted_only'])}",
+                      markup=False)
+    else:
+        out.print("  self only: ConductorOne does not host this integration", markup=False)
+    out.print(f"  {escape(info['conductorone'])}")
 
 
 @app.command()
@@ -106,11 +126,22 @@ def validate(
     """Check a stack: settings, secret references, and every rendered object against the Kubernetes schemas."""
     with user_errors():
         stack = load_stack(stack_file)
-        objects = render_stack(stack, redact_secrets=no_secrets)
+        if isinstance(stack.conductorone, ManagedConductorOne):
+            conductorone_apps(stack)  # display names of unknown connectors
+        # With ConductorOne.managed(...), Terraform creates the ConductorOne credentials: placeholders here.
+        objects = render_stack(stack, redact_secrets=no_secrets, placeholder_credentials=True)
         validate_objects(objects)
     versions = " and ".join(schema_versions())
     err.print(f"stack '{stack.name}': {len(stack.connectors)} connectors, {len(objects)} objects, "
-              f"valid for Kubernetes {versions}")
+              f"valid for Kubernetes {versions}{_cloud_note(stack)}", markup=False)
+
+
+def _cloud_note(stack: Stack) -> str:
+    """The summary's note on connectors that have no Kubernetes objects."""
+    if not stack.cloud_hosted:
+        return ""
+    names = ", ".join(c.name for c in stack.cloud_hosted)
+    return f"; cloud-hosted in ConductorOne, so no Kubernetes objects: {names}"
 
 
 @app.command()
@@ -147,9 +178,12 @@ def render(
             validate_objects([m.obj for m in manifests])
         if output_dir is None:
             print(manifests_to_yaml(manifests), end="")
+            if stack.cloud_hosted:
+                err.print(f"note: {_cloud_note(stack).removeprefix('; ')}", markup=False)
         else:
             files = write_tree(manifests, output_dir)
-            err.print(f"wrote {len(files)} files for {len(stack.connectors)} connectors to {output_dir}")
+            err.print(f"wrote {len(files)} files for {len(stack.self_hosted)} connectors to {output_dir}"
+                      f"{_cloud_note(stack)}", markup=False)
 
 
 def _render_gitops(stack: Stack, stack_file: Path, directory: Path, *, check: bool, allow_plaintext: bool) -> None:

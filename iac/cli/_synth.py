@@ -1,4 +1,5 @@
-"""`iac synth`: a stack as Terraform JSON (cdktf or CDK Terrain) for the hashicorp/kubernetes provider."""
+"""`iac synth`: a stack as Terraform JSON (cdktf or CDK Terrain) for the hashicorp/kubernetes provider (or this
+project's iac/baton), plus the ConductorOne provider's resources when the stack uses ConductorOne.managed(...)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def synth(
         "provider iac/baton, one resource per connector; `iac terraform install`).")] = "kubernetes",
 ) -> None:
     """Synthesize Terraform JSON for a stack; secret values become sensitive variables, never file contents."""
-    from iac.backends.cdk import MIN_TERRAFORM_WRITE_ONLY, SynthSettings
+    from iac.backends.cdk import MIN_TERRAFORM_WRITE_ONLY, Provider, SynthSettings
     from iac.backends.cdk import synth as synthesize
 
     config: dict[str, str] = {}
@@ -58,10 +59,13 @@ def synth(
     # -- --provider baton (iac.backends.terraform owns it) --
     if provider not in ("kubernetes", "baton"):
         fail(f"--provider takes kubernetes or baton, got {provider!r}")
+    provider_name: Provider = "kubernetes"
     if provider == "baton":
         if not write_only:
             fail("--no-write-only: the baton provider's credentials are always write-only (Terraform >= 1.11)")
         from iac.backends.terraform.cdk import synth as synthesize
+
+        provider_name = "baton"
     # -- end --baton --
     with user_errors():
         stack = load_stack(stack_file)
@@ -69,7 +73,8 @@ def synth(
             stack = stack.environment(environment)
         settings = SynthSettings(cdk=cdk, kubeconfig=kubeconfig, context=context, backend=backend,
                                  backend_config=config, write_only=write_only,
-                                 stack_id=f"{stack.name}-{environment}" if environment else None)
+                                 stack_id=f"{stack.name}-{environment}" if environment else None,
+                                 provider=provider_name)
         result = synthesize(stack, output_dir, settings)
     count = sum(result.resources.values())
     err.print(f"synthesized stack '{stack.name}' with {result.flavor}: {count} resources in {result.config_file}")
@@ -81,5 +86,10 @@ def synth(
     terraform = f"Terraform >= {MIN_TERRAFORM_WRITE_ONLY}" if write_only else "any Terraform >= 1.5"
     if provider == "baton":
         err.print("the baton provider must be installed for Terraform: `iac terraform install --help`", markup=False)
+    if any(kind.startswith("conductorone_") for kind in result.resources):
+        err.print("the ConductorOne provider (conductorone/conductorone) authenticates with CONDUCTORONE_CLIENT_ID and "
+                  "CONDUCTORONE_CLIENT_SECRET (a ConductorOne API key) where terraform runs; its resources keep "
+                  "integration secrets and generated client secrets in state (sensitive): use an encrypted backend",
+                  markup=False)
     err.print(f"then: cd {shlex.quote(str(result.stack_dir))} && terraform init && terraform apply   ({terraform})",
               markup=False)

@@ -17,7 +17,13 @@ from iac.errors import SecretResolutionError
 from iac.spec import Connector, Resources, Stack, env_value_items
 from iac.spec._settings import format_plain
 from iac.spec.integrations import Custom
-from iac.spec.secret import ExternalSecretRef, KubernetesSecretRef, ResolvableSecret, SecretRef
+from iac.spec.secret import (
+    ConductorOneCredential,
+    ExternalSecretRef,
+    KubernetesSecretRef,
+    ResolvableSecret,
+    SecretRef,
+)
 
 __all__ = ["DEFAULT_IMAGE", "HEALTH_PORT", "ConnectorContext", "build_context", "default_image"]
 
@@ -76,9 +82,12 @@ class ConnectorContext:
 
 
 def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str],
-                  *, redact_secrets: bool = False) -> ConnectorContext:
+                  *, redact_secrets: bool = False, placeholder_credentials: bool = False) -> ConnectorContext:
     """Decide everything about one connector's objects. Resolves ``secret.env``/``file``/``literal``
-    from ``environ`` unless ``redact_secrets`` (validation without credentials at hand)."""
+    from ``environ`` unless ``redact_secrets`` (validation without credentials at hand).
+
+    The ConductorOne credentials of a stack with ``ConductorOne.managed(...)`` exist only in Terraform: they are
+    placeholders with ``redact_secrets`` or ``placeholder_credentials`` (validation), else an error."""
     integration = connector.integration
     name = connector.deployment_name
     labels = {
@@ -111,6 +120,11 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
                 raise SecretResolutionError(exc.message, field=_field_of(connector, env_name),
                                             connector=connector.name, stack=stack.name) from None
             secret_data[env_name] = _b64(resolved.get_secret_value())
+        elif isinstance(value, ConductorOneCredential):
+            if not (redact_secrets or placeholder_credentials):
+                raise SecretResolutionError(value.unavailable().message, field=_field_of(connector, env_name),
+                                            connector=connector.name, stack=stack.name)
+            secret_data[env_name] = _b64("redacted")
         elif isinstance(value, KubernetesSecretRef):
             key_refs.append(KeyRef(env=env_name, secret=value.name, key=value.key))
         elif isinstance(value, ExternalSecretRef):

@@ -55,28 +55,35 @@ class Manifest:
 
 
 def render_stack(stack: Stack, *, environ: Mapping[str, str] | None = None,
-                 redact_secrets: bool = False) -> list[Object]:
+                 redact_secrets: bool = False, placeholder_credentials: bool = False) -> list[Object]:
     """Every object of the stack, in apply order: the Namespace (when the stack creates it), then per
-    connector Secret, ExternalSecrets, ServiceAccount, NetworkPolicy and Deployment.
+    self-hosted connector Secret, ExternalSecrets, ServiceAccount, NetworkPolicy and Deployment. Cloud-hosted
+    connectors (``hosting="cloud"``) run in ConductorOne and have no objects.
 
-    ``secret.env`` references resolve from ``environ`` (default: the process environment)."""
-    return [m.obj for m in render_manifests(stack, environ=environ, redact_secrets=redact_secrets)]
+    ``secret.env`` references resolve from ``environ`` (default: the process environment). See
+    :func:`~iac.render.build_context` for ``redact_secrets`` and ``placeholder_credentials``."""
+    return [m.obj for m in render_manifests(stack, environ=environ, redact_secrets=redact_secrets,
+                                            placeholder_credentials=placeholder_credentials)]
 
 
 def render_manifests(stack: Stack, *, environ: Mapping[str, str] | None = None,
-                     redact_secrets: bool = False) -> list[Manifest]:
+                     redact_secrets: bool = False, placeholder_credentials: bool = False) -> list[Manifest]:
     """Like :func:`render_stack`, keeping each object's YAML text as the template wrote it."""
     env = os.environ if environ is None else environ
     manifests: list[Manifest] = []
     if stack.create_namespace:
         manifests.append(_manifest("namespace.yaml.j2", stack=stack))
-    for connector in stack.connectors:
-        manifests += _connector_manifests(build_context(stack, connector, env, redact_secrets=redact_secrets))
+    for connector in stack.self_hosted:
+        manifests += _connector_manifests(build_context(stack, connector, env, redact_secrets=redact_secrets,
+                                                        placeholder_credentials=placeholder_credentials))
     return manifests
 
 
 def render_connector(stack: Stack, connector: Connector, *, environ: Mapping[str, str],
                      redact_secrets: bool = False) -> list[Object]:
+    """The objects of one connector; none for a cloud-hosted connector (ConductorOne runs it)."""
+    if connector.hosting == "cloud":
+        return []
     context = build_context(stack, connector, environ, redact_secrets=redact_secrets)
     return [m.obj for m in _connector_manifests(context)]
 

@@ -4,11 +4,14 @@ except reading stack files and resolving secret references."""
 from __future__ import annotations
 
 from iac.spec import secret
+from iac.spec._conductorone import C1App, C1Attribute, conductorone_apps
 from iac.spec._connector import (
     ConductorOne,
     Connector,
     EntitlementDoc,
+    Hosting,
     Integration,
+    ManagedConductorOne,
     Resources,
     ResourceTypeDoc,
     env_value_items,
@@ -19,6 +22,8 @@ from iac.spec.stack import Stack, load_stack
 
 __all__ = [
     "INTEGRATIONS",
+    "C1App",
+    "C1Attribute",
     "Celigo",
     "Concur",
     "ConductorOne",
@@ -26,13 +31,16 @@ __all__ = [
     "Coupa",
     "Custom",
     "EntitlementDoc",
+    "Hosting",
     "Integration",
+    "ManagedConductorOne",
     "Okta",
     "ResourceTypeDoc",
     "Resources",
     "Setting",
     "SettingSpec",
     "Stack",
+    "conductorone_apps",
     "env_value_items",
     "get_integration",
     "load_stack",

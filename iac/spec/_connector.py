@@ -8,7 +8,7 @@ class variable the catalog entry. Nothing else in the project lists an integrati
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
@@ -23,14 +23,17 @@ from pydantic import (
     field_validator,
 )
 
+from iac.errors import SpecError
 from iac.spec._settings import Setting, SettingSpec, setting_spec
 from iac.spec._validation import check_dns_label, check_https_url, spec_error_from
 from iac.spec.secret import (
+    ConductorOneCredential,
     EnvSecret,
     ExternalSecretRef,
     FileSecret,
     KubernetesSecretRef,
     LiteralSecret,
+    ResolvableSecret,
     SecretRef,
 )
 
@@ -38,7 +41,9 @@ __all__ = [
     "ConductorOne",
     "Connector",
     "EntitlementDoc",
+    "Hosting",
     "Integration",
+    "ManagedConductorOne",
     "ResourceTypeDoc",
     "Resources",
     "SecretField",
@@ -47,6 +52,9 @@ __all__ = [
 
 MAX_CONNECTOR_NAME = 57  # "baton-" + name must fit a 63-character label
 LogLevel = Literal["debug", "info", "warn", "error"]
+Hosting = Literal["self", "cloud"]
+"""Who runs a connector: ``self`` — this project renders it into your cluster; ``cloud`` — ConductorOne runs it
+(configured through the ConductorOne Terraform provider's ``c1_resource``)."""
 
 
 def _require_secret_ref(value: Any) -> Any:
@@ -108,8 +116,17 @@ class Integration:
     bundled_runtime: bool = True
     """The project's runtime image can run this connector (BATON_CONNECTOR=<name>)."""
     c1_resource: str | None = None
+    """The ConductorOne Terraform provider's resource for this integration hosted by ConductorOne."""
     c1_catalog_id: str | None = None
+    """ConductorOne's catalog ID of that integration (what the resource sends as ``catalog_id``)."""
+    hosting: tuple[Hosting, ...] = ("self",)
+    """Where a connector of this integration can run: ``self`` (rendered into your cluster) and, when
+    ConductorOne hosts the integration, ``cloud`` (then ``c1_resource`` and ``c1_catalog_id`` are required)."""
     known_defects_fixed: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if "cloud" in self.hosting and not (self.c1_resource and self.c1_catalog_id):
+            raise ValueError(f"integration {self.name}: hosting 'cloud' needs c1_resource and c1_catalog_id")
 
 
 class SpecModel(BaseModel):
@@ -167,6 +184,55 @@ class ConductorOne(SpecModel):
             raise ValueError("must not be empty")
         return value
 
+    @staticmethod
+    def managed(*, owners: Sequence[str] = (), display_names: Mapping[str, str] | None = None) -> ManagedConductorOne:
+        """Let the stack manage the ConductorOne side through the ConductorOne Terraform provider (`iac synth`):
+        an app per connector, the hosted integration for ``hosting="cloud"`` connectors, and for self-hosted ones
+        a Baton integration whose generated client ID and secret feed the connector's Secret by reference.
+
+        ``owners``: ConductorOne user IDs that own each integration (default: whoever runs terraform apply).
+        ``display_names``: app display name per connector name (default: the integration's title, plus the
+        connector's name when it differs from the integration's)."""
+        return ManagedConductorOne(owners=owners, display_names={} if display_names is None else display_names)
+
+
+class ManagedConductorOne(SpecModel):
+    """The stack manages ConductorOne through Terraform; see :meth:`ConductorOne.managed`."""
+
+    owners: tuple[str, ...] = ()
+    """ConductorOne user IDs (``user_ids`` of each integration resource)."""
+    display_names: dict[str, str] = Field(default_factory=dict)
+    """App display name per connector name."""
+
+    @field_validator("owners", mode="before")
+    @classmethod
+    def _owners(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError("must be a list of ConductorOne user IDs, e.g. ['2a3b...'], not one string")
+        if isinstance(value, (list, tuple)):
+            for owner in value:
+                if not isinstance(owner, str) or not owner.strip() or any(c.isspace() for c in owner):
+                    raise ValueError(f"owner {owner!r} must be a ConductorOne user ID (no spaces)")
+            if len(set(value)) != len(value):
+                raise ValueError("lists a user ID twice")
+        return value
+
+    @field_validator("display_names", mode="before")
+    @classmethod
+    def _display_names(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, name in value.items():
+                if not isinstance(name, str) or not name.strip():
+                    raise ValueError(f"display name of {key!r} must be a non-empty string")
+        return value
+
+    def display_name(self, connector: Connector) -> str:
+        chosen = self.display_names.get(connector.name)
+        if chosen is not None:
+            return chosen
+        info = connector.integration
+        return info.title if connector.name == info.name else f"{info.title} ({connector.name})"
+
 
 class Connector(BaseModel):
     """Base of every integration. Subclasses add annotated settings and an ``integration`` entry."""
@@ -198,6 +264,8 @@ class Connector(BaseModel):
     image: str | None = None
     resources: Resources | None = None
     egress_ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = (443,)
+    hosting: Hosting = "self"
+    """``self``: rendered into your cluster; ``cloud``: ConductorOne runs it (see ``Integration.hosting``)."""
 
     def __init__(self, name: str, /, **settings: Any) -> None:
         try:
@@ -210,6 +278,33 @@ class Connector(BaseModel):
                 fields=[f for f in model.model_fields if f != "name"],
                 secret_fields=[s.name for s in model.settings() if s.secret],
             ) from None
+        if self.hosting == "cloud":
+            self._check_cloud_hosting()
+
+    def _check_cloud_hosting(self) -> None:
+        """A cloud-hosted connector takes only what ConductorOne's resource has an attribute for."""
+        info = self.integration
+        if "cloud" not in info.hosting:
+            raise SpecError(f"{info.name} connectors cannot be cloud-hosted: ConductorOne hosts only its catalog "
+                            "integrations (see `iac catalog`); use hosting='self'", field="hosting",
+                            connector=self.name)
+        specs = {spec.name: spec for spec in type(self).connector_settings()}
+        for name in type(self).model_fields:
+            if name in ("name", "hosting") or name not in self.model_fields_set:
+                continue
+            if name in Connector.model_fields:
+                raise SpecError("has no meaning for a cloud-hosted connector (ConductorOne runs it, not your "
+                                "cluster); remove it or use hosting='self'", field=name, connector=self.name)
+            spec = specs.get(name)
+            if spec is None or spec.c1 is None:
+                raise SpecError(f"cannot be set on a cloud-hosted connector: ConductorOne's {info.c1_resource} has "
+                                "no attribute for it; remove it or use hosting='self'", field=name,
+                                connector=self.name)
+            value = getattr(self, name)
+            if isinstance(value, SecretRef) and not isinstance(value, ResolvableSecret):
+                raise SpecError(f"{value.describe()} is read inside the cluster, but ConductorOne runs a "
+                                "cloud-hosted connector and receives its credentials through a sensitive Terraform "
+                                "variable; use secret.env(...) or secret.file(...)", field=name, connector=self.name)
 
     # -- validation shared by all integrations -------------------------------------------------
 
@@ -249,6 +344,16 @@ class Connector(BaseModel):
         """The integration's own settings first, then those common to all connectors."""
         return list(_connector_settings(cls))
 
+
+    def c1_attributes(self) -> list[tuple[SettingSpec, Any]]:
+        """(setting, value) of every setting that has a ConductorOne attribute (``Setting(c1=...)``) and a value,
+        in declaration order: what ConductorOne receives when it hosts this connector."""
+        found = []
+        for spec in type(self).connector_settings():
+            value = getattr(self, spec.name)
+            if spec.c1 is not None and value is not None:
+                found.append((spec, list(value) if isinstance(value, tuple) else value))
+        return found
 
     @property
     def deployment_name(self) -> str:
@@ -291,11 +396,22 @@ def conductorone_settings() -> list[SettingSpec]:
     return list(_conductorone_settings())
 
 
-def env_value_items(connector: Connector, default_c1: ConductorOne | None) -> list[tuple[str, Any]]:
-    """All env items of a connector, including its ConductorOne credentials (own or the stack's)."""
+def env_value_items(connector: Connector,
+                    default_c1: ConductorOne | ManagedConductorOne | None) -> list[tuple[str, Any]]:
+    """All env items of a connector, including its ConductorOne credentials (own or the stack's).
+
+    With a managed stack (:meth:`ConductorOne.managed`) a self-hosted connector's credentials are
+    :class:`ConductorOneCredential` references that only `iac synth` can fill; a cloud-hosted connector has none."""
     items = list(connector.env_items())
+    if connector.hosting == "cloud":
+        return items
     c1 = connector.conductorone or default_c1
-    if c1 is not None:
+    if isinstance(c1, ManagedConductorOne):
+        for spec in _conductorone_settings():
+            attribute: Literal["client_id", "client_secret"] = "client_id" if spec.name == "client_id" \
+                else "client_secret"
+            items.append((spec.env, ConductorOneCredential(connector=connector.name, attribute=attribute)))
+    elif c1 is not None:
         for spec in _conductorone_settings():
             items.append((spec.env, getattr(c1, spec.name)))
     return items

@@ -33,7 +33,12 @@ class Setting:
     env: str
     help: str
     c1: str | None = None
-    """Attribute name in the ConductorOne Terraform provider's integration resource, when it has one."""
+    """Attribute of the ConductorOne Terraform provider's integration resource (``c1_resource``) that takes this
+    setting when ConductorOne hosts the connector; None: the resource has no attribute for it, so only a
+    self-hosted connector can set it."""
+    c1_key: str | None = None
+    """The configuration key ConductorOne's API receives for ``c1``, when it differs from the attribute name
+    (the provider translates; recorded for people reading ConductorOne's API or UI)."""
     example: str | None = None
 
 
@@ -50,6 +55,7 @@ class SettingSpec:
     default: Any
     choices: tuple[str, ...] = ()
     c1: str | None = None
+    c1_key: str | None = None
     example: str | None = None
 
     @property
@@ -97,6 +103,7 @@ def setting_spec(name: str, field: FieldInfo) -> SettingSpec | None:
         default=default,
         choices=choices,
         c1=marker.c1,
+        c1_key=marker.c1_key,
         example=marker.example,
     )
 

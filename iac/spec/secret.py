@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from iac.errors import SecretResolutionError, SpecError
 
 __all__ = [
+    "ConductorOneCredential",
     "EnvSecret",
     "ExternalSecretRef",
     "FileSecret",
@@ -188,6 +189,28 @@ class ExternalSecretRef(SecretRef):
     def describe(self) -> str:
         prop = f", property={self.property!r}" if self.property else ""
         return f"secret.external({self.store!r}, {self.key!r}{prop})"
+
+
+class ConductorOneCredential(SecretRef):
+    """A connector's ConductorOne client ID or secret that Terraform creates (``conductorone_connector_credential``)
+    when the stack opts in with ``Stack(conductorone=ConductorOne.managed(...))``.
+
+    Never written by users: the stack derives it for each self-hosted connector. Only `iac synth` can deliver it
+    (as a reference to the credential resource); every other workflow reports it as unresolvable."""
+
+    source: ClassVar[str] = "conductorone"
+    connector: str
+    attribute: Literal["client_id", "client_secret"]
+
+    def describe(self) -> str:
+        return f"ConductorOne.managed(): the {self.attribute} Terraform creates for connector '{self.connector}'"
+
+    def unavailable(self) -> SecretResolutionError:
+        """The error of every workflow that needs the value itself."""
+        return SecretResolutionError(
+            "is created by Terraform (conductorone_connector_credential) because the stack uses "
+            "ConductorOne.managed(...): deploy it with `iac synth` and terraform apply, or give the connector "
+            "its own conductorone=ConductorOne(client_id=..., client_secret=...)")
 
 
 _Ref = TypeVar("_Ref", bound=SecretRef)

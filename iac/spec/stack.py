@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from iac.errors import SpecError, StackError
-from iac.spec._connector import ConductorOne, Connector
+from iac.spec._connector import ConductorOne, Connector, ManagedConductorOne
 from iac.spec._validation import check_dns_label, spec_error_from
 
 __all__ = ["Stack", "load_stack"]
@@ -39,8 +39,10 @@ class Stack(BaseModel):
     name: str
     namespace: str = "baton"
     create_namespace: StrictBool = False
-    conductorone: ConductorOne | None = None
-    """Default ConductorOne credentials for connectors that set none of their own."""
+    conductorone: ConductorOne | ManagedConductorOne | None = None
+    """Default ConductorOne credentials for connectors that set none of their own, or
+    ``ConductorOne.managed(...)``: `iac synth` then declares the ConductorOne side too (apps, integrations and the
+    credentials of self-hosted connectors)."""
     image: str | None = None
     """Default image for connectors run by the bundled runtime (default: this project's runtime image)."""
     labels: dict[str, str] = Field(default_factory=dict)
@@ -141,6 +143,16 @@ class Stack(BaseModel):
             if connector.name == name:
                 return connector
         raise SpecError(f"no connector named {name!r}", stack=self.name)
+
+    @property
+    def self_hosted(self) -> list[Connector]:
+        """The connectors rendered into the cluster (``hosting="self"``)."""
+        return [c for c in self.connectors if c.hosting == "self"]
+
+    @property
+    def cloud_hosted(self) -> list[Connector]:
+        """The connectors ConductorOne runs (``hosting="cloud"``): no Kubernetes objects."""
+        return [c for c in self.connectors if c.hosting == "cloud"]
 
     def __iter__(self) -> Iterator[Connector]:  # type: ignore[override]
         return iter(self.connectors)

@@ -9,25 +9,37 @@ else ``cdktf``; both go through the same code (:mod:`._shim`)."""
 
 from __future__ import annotations
 
-from iac.backends.cdk._app import CHECKSUM_ANNOTATION, MIN_TERRAFORM_WRITE_ONLY, SynthResult, TfVariable, synth
-from iac.backends.cdk._settings import SynthSettings, read_context, settings_from_context
-from iac.backends.cdk._shim import FLAVORS, CdkUnavailableError, Flavor, installed_flavors, resolve_flavor
+from iac.backends.cdk._app import (
+    CHECKSUM_ANNOTATION,
+    MIN_TERRAFORM_WRITE_ONLY,
+    SynthResult,
+    TfVariable,
+    synth,
+    variable_name,
+)
+from iac.backends.cdk._settings import PROVIDERS, Provider, SynthSettings, read_context, settings_from_context
+from iac.backends.cdk._shim import FLAVORS, Cdk, CdkUnavailableError, Flavor, installed_flavors, load, resolve_flavor
 from iac.backends.cdk._translate import TranslationError, to_kwargs
 
 __all__ = [
     "CHECKSUM_ANNOTATION",
     "FLAVORS",
     "MIN_TERRAFORM_WRITE_ONLY",
+    "PROVIDERS",
+    "Cdk",
     "CdkUnavailableError",
     "Flavor",
+    "Provider",
     "SynthResult",
     "SynthSettings",
     "TfVariable",
     "TranslationError",
     "installed_flavors",
+    "load",
     "read_context",
     "resolve_flavor",
     "settings_from_context",
     "synth",
     "to_kwargs",
+    "variable_name",
 ]

@@ -1,6 +1,7 @@
 """The app of the root cdktf.json (``python -m iac.backends.cdk``): `cdktf synth` runs it with the project
 directory as working directory, its context in ``$CDKTF_CONTEXT_JSON`` and the output directory in
-``$CDKTF_OUTDIR``. Settings come from the ``iac:*`` context keys (see ``settings_from_context``)."""
+``$CDKTF_OUTDIR``. Settings come from the ``iac:*`` context keys (see ``settings_from_context``); with
+``"iac:provider": "baton"`` the stack is synthesized for this project's provider (:mod:`iac.backends.terraform.cdk`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ def main() -> int:
         if environment:
             stack = stack.environment(environment)
             settings = dataclasses.replace(settings, stack_id=f"{stack.name}-{environment}")
-        synth(stack, os.environ.get("CDKTF_OUTDIR", "cdktf.out"), settings)
+        outdir = os.environ.get("CDKTF_OUTDIR", "cdktf.out")
+        if settings.provider == "baton":
+            from iac.backends.terraform.cdk import synth as synth_baton
+
+            synth_baton(stack, outdir, settings)
+        else:
+            synth(stack, outdir, settings)
     except IacError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

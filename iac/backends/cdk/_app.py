@@ -5,7 +5,11 @@ Every object of the redacted render becomes one resource of the hashicorp/kubern
 the object dict by :mod:`._translate`. Secret values never enter the configuration: each secret.env/file/literal
 reference becomes a sensitive Terraform variable, written through ``data_wo`` (write-only, never stored in
 state; Terraform >= 1.11) unless ``write_only=False``. secret.kubernetes stays a ``secretKeyRef``: a data
-source would copy the value into state."""
+source would copy the value into state.
+
+A stack with ``ConductorOne.managed(...)`` also gets the ConductorOne side (:mod:`._conductorone`): cloud-hosted
+connectors are ConductorOne resources only, and a self-hosted connector's Secret takes ``BATON_CLIENT_ID`` and
+``BATON_CLIENT_SECRET`` by reference to its ``conductorone_connector_credential``."""
 
 from __future__ import annotations
 
@@ -17,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from iac.backends._bindings import SecretBinding, secret_bindings
+from iac.backends.cdk._conductorone import Credentials, declare_conductorone
 from iac.backends.cdk._settings import SynthSettings
 from iac.backends.cdk._shim import Cdk, load, resolve_flavor
 from iac.backends.cdk._translate import TranslationError, config_class, to_kwargs
 from iac.errors import RenderError
 from iac.render import render_connector, render_stack
-from iac.spec import Connector, Stack
-from iac.spec.secret import EnvSecret, FileSecret, ResolvableSecret, SecretRef
+from iac.spec import C1App, Connector, Stack, conductorone_apps
+from iac.spec.secret import ConductorOneCredential, EnvSecret, FileSecret, ResolvableSecret, SecretRef
 
 __all__ = ["CHECKSUM_ANNOTATION", "MIN_TERRAFORM_WRITE_ONLY", "SynthResult", "TfVariable", "synth", "variable_name"]
 
@@ -77,6 +82,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
 
     Reads no secret value: the stack is rendered with its secrets redacted."""
     settings = settings or SynthSettings()
+    apps = conductorone_apps(stack)  # before anything is written: cloud-hosted connectors need the opt-in
     target = Path(outdir)
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / "manifest.json").exists())):
         raise RenderError(f"output directory {target} is not empty and holds no earlier synth (manifest.json); "
@@ -92,7 +98,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
     stack_id = settings.stack_id or stack.name
     tf_stack = lib.TerraformStack(app, stack_id)
     builder = _Builder(cdk, tf_stack, stack, settings)
-    builder.build()
+    builder.build(stack_id, apps)
     app.synth()
     stack_dir = target / "stacks" / stack_id
     counts: dict[str, int] = {}
@@ -111,19 +117,23 @@ class _Builder:
         self.settings = settings
         self.variables: dict[str, TfVariable] = {}
         self.secret_hashes: dict[str, _Hcl] = {}
+        self.credentials: Credentials = {}
 
-    def build(self) -> None:
-        provider = self._module("provider")
-        options = {"config_path": self.settings.kubeconfig, "config_context": self.settings.context}
-        provider.KubernetesProvider(self.scope, "kubernetes", **{k: v for k, v in options.items() if v})
+    def build(self, stack_id: str, apps: list[C1App]) -> None:
+        # Stack-level objects (the Namespace with create_namespace) are what a stack without connectors renders.
+        stack_level = render_stack(self.stack.model_copy(update={"connectors": []}), environ={}, redact_secrets=True)
+        if not apps or stack_level or self.stack.self_hosted:  # a cloud-only stack needs no kubernetes provider
+            provider = self._module("provider")
+            options = {"config_path": self.settings.kubeconfig, "config_context": self.settings.context}
+            provider.KubernetesProvider(self.scope, "kubernetes", **{k: v for k, v in options.items() if v})
         self._backend()
         if self.settings.write_only:
             self.scope.add_override("terraform.required_version", f">= {MIN_TERRAFORM_WRITE_ONLY}")
 
-        # Stack-level objects (the Namespace with create_namespace) are what a stack without connectors renders.
-        stack_level = render_stack(self.stack.model_copy(update={"connectors": []}), environ={}, redact_secrets=True)
+        self.credentials = declare_conductorone(self.lib, self.scope, apps, workspace=stack_id,
+                                                variable=lambda binding: f"var.{self._variable(binding)}")
         shared = [self._resource(self.scope, o) for o in stack_level]
-        for connector in self.stack.connectors:
+        for connector in self.stack.self_hosted:
             objects = render_connector(self.stack, connector, environ={}, redact_secrets=True)
             self._connector(connector, objects, shared)
         if self.secret_hashes:  # one local for all Secrets: a construct per Secret costs a jsii round trip each
@@ -147,13 +157,17 @@ class _Builder:
 
     def _secret(self, scope: Any, obj: Object, bindings: Mapping[str, SecretBinding], salt: list[str],
                 depends_on: list[Any]) -> str:
-        """Declare a Secret whose values come from sensitive variables; return the expression of their hash."""
-        values: dict[str, str] = {}
+        """Declare a Secret whose values come from sensitive variables (and, with ConductorOne.managed, from the
+        connector's credential resource); return the expression of their hash."""
+        values: dict[str, str] = {}  # key → Terraform expression of its value
         for key in obj.get("data", {}):
             binding = bindings[key]
+            if isinstance(binding.ref, ConductorOneCredential):
+                values[key] = self.credentials[binding.ref.connector][binding.ref.attribute]
+                continue
             if not isinstance(binding.ref, ResolvableSecret):  # pragma: no cover - render only puts these here
                 raise RenderError(f"Secret {obj['metadata']['name']} key {key} has no value reference")
-            values[key] = self._variable(binding)
+            values[key] = f"var.{self._variable(binding)}"
         name = obj["metadata"]["name"]
         digest = f'local.{SECRET_HASHES}["{name}"]'
         # Salted like render's checksum (which also covers secretKeyRefs and ExternalSecrets): equal credentials
@@ -161,14 +175,14 @@ class _Builder:
         # to the jsii runtime, and synth time matters with hundreds of connectors (bench/synth.py).
         material = {"object": _Hcl.string(f"{obj['metadata'].get('namespace')}/{name}"),
                     "rendered": [_Hcl.string(c) for c in salt],
-                    "data": {key: _Hcl(f"var.{variable}") for key, variable in values.items()}}
+                    "data": {key: _Hcl(expression) for key, expression in values.items()}}
         self.secret_hashes[name] = _Hcl(f"sha256(jsonencode({_Hcl.render(material)}))")
         fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "data")}
         resource_class = self._typed_class(obj)
         if resource_class is None:  # pragma: no cover - both bindings ship kubernetes_secret_v1
             raise RenderError(f"the {self.cdk.flavor} kubernetes bindings have no typed Secret resource")
         kwargs = to_kwargs(config_class(resource_class), fields, f"{obj['kind']} {name}")
-        references = {key: f"${{var.{variable}}}" for key, variable in values.items()}
+        references = {key: f"${{{expression}}}" for key, expression in values.items()}
         if self.settings.write_only:
             revision = f"${{nonsensitive(parseint(substr({digest}, 0, 12), 16))}}"
             kwargs.update(data_wo=references, data_wo_revision=self.lib.Token.as_number(revision))

@@ -7,13 +7,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from iac.errors import IacError
 
-__all__ = ["CONTEXT_PREFIX", "SynthSettings", "settings_from_context"]
+__all__ = ["CONTEXT_PREFIX", "PROVIDERS", "Provider", "SynthSettings", "settings_from_context"]
 
 CONTEXT_PREFIX = "iac:"
+Provider = Literal["kubernetes", "baton"]
+PROVIDERS: tuple[Provider, ...] = get_args(Provider)
+"""What the connectors become: resources of hashicorp/kubernetes (:mod:`iac.backends.cdk`) or one resource per
+connector of this project's provider iac/baton (:mod:`iac.backends.terraform.cdk`)."""
 
 
 @dataclass(frozen=True)
@@ -34,12 +38,15 @@ class SynthSettings:
     write_only: bool = True
     stack_id: str | None = None
     """The Terraform stack's name (its directory under ``stacks/``); default: the stack's name."""
+    provider: Provider = "kubernetes"
+    """Which synth builds the configuration (see :data:`PROVIDERS`); the cdktf.json app dispatches on it."""
 
 
 def settings_from_context(context: Mapping[str, Any]) -> tuple[str, str | None, SynthSettings]:
     """(stack file, environment, settings) from cdktf.json ``context`` keys ``iac:stack``, ``iac:environment``,
-    ``iac:cdk``, ``iac:kubeconfig``, ``iac:kubeContext``, ``iac:backend`` (``{"type": ..., "config": {...}}``)
-    and ``iac:writeOnly``. ``$IAC_STACK`` and ``$IAC_ENVIRONMENT`` override the first two."""
+    ``iac:cdk``, ``iac:kubeconfig``, ``iac:kubeContext``, ``iac:backend`` (``{"type": ..., "config": {...}}``),
+    ``iac:writeOnly`` and ``iac:provider`` (``kubernetes``, the default, or ``baton``). ``$IAC_STACK`` and
+    ``$IAC_ENVIRONMENT`` override the first two."""
     def get(key: str) -> Any:
         return context.get(CONTEXT_PREFIX + key)
 
@@ -50,10 +57,17 @@ def settings_from_context(context: Mapping[str, Any]) -> tuple[str, str | None, 
     backend = get("backend") or {}
     if not isinstance(backend, dict):
         raise IacError("\"iac:backend\" must be an object such as {\"type\": \"s3\", \"config\": {...}}")
+    provider = get("provider") or "kubernetes"
+    if provider not in PROVIDERS:
+        raise IacError(f"\"iac:provider\" must be one of {', '.join(PROVIDERS)}, got {provider!r}")
+    write_only = get("writeOnly") is not False
+    if provider == "baton" and not write_only:
+        raise IacError("\"iac:writeOnly\": false does not apply to \"iac:provider\": \"baton\" (its credentials are "
+                       "always write-only; Terraform >= 1.11)")
     settings = SynthSettings(
         cdk=get("cdk"), kubeconfig=get("kubeconfig"), context=get("kubeContext"),
         backend=backend.get("type"), backend_config=dict(backend.get("config") or {}),
-        write_only=get("writeOnly") is not False,
+        write_only=write_only, provider=provider,
     )
     return stack_file, environment or None, settings
 

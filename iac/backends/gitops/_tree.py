@@ -56,7 +56,7 @@ def plaintext_bindings(stack: Stack) -> list[SecretBinding]:
     stack and every environment."""
     found: list[SecretBinding] = []
     for variant in _variants(stack).values():
-        for connector in variant.connectors:
+        for connector in variant.self_hosted:  # cloud-hosted connectors put nothing in the tree
             found += [b for b in secret_bindings(variant, connector)
                       if isinstance(b.ref, ResolvableSecret) and b not in found]
     return found
@@ -226,7 +226,7 @@ def _kustomization(resources: list[str]) -> dict[str, Any]:
 
 
 def _expected_secrets_comment(stack: Stack) -> str:
-    refs = sorted({(b.ref.name, b.ref.key) for c in stack.connectors for b in secret_bindings(stack, c)
+    refs = sorted({(b.ref.name, b.ref.key) for c in stack.self_hosted for b in secret_bindings(stack, c)
                    if isinstance(b.ref, KubernetesSecretRef)})
     if not refs:
         return ""

@@ -114,7 +114,8 @@ class ConnectorDeployment(pulumi.ComponentResource):
 def deploy(stack: Stack, *, environ: Mapping[str, str] | None = None, config: pulumi.Config | None = None,
            opts: pulumi.ResourceOptions | None = None) -> dict[str, ConnectorDeployment]:
     """Declare every object of ``stack``: stack-level objects (the Namespace with ``create_namespace``) first,
-    then one :class:`ConnectorDeployment` per connector that depends on them."""
+    then one :class:`ConnectorDeployment` per self-hosted connector that depends on them (a cloud-hosted connector
+    runs in ConductorOne: nothing to declare here)."""
     # Stack-level objects (the Namespace with create_namespace) are what a stack without connectors renders.
     stack_level = render_stack(stack.model_copy(update={"connectors": []}), environ={}, redact_secrets=True)
     shared = [declare_object(obj, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")},
@@ -124,7 +125,7 @@ def deploy(stack: Stack, *, environ: Mapping[str, str] | None = None, config: pu
     return {
         connector.name: ConnectorDeployment(connector.name, stack, connector, environ=environ, config=config,
                                             opts=component_opts)
-        for connector in stack.connectors
+        for connector in stack.self_hosted
     }
 
 

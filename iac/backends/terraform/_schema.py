@@ -222,10 +222,16 @@ def all_schemas() -> dict[str, ConnectorSchema]:
     return {schema.type_name: schema for schema in (connector_schema(cls) for cls in INTEGRATIONS.values())}
 
 
+# Connector fields that are deliberately no argument: the provider deploys connectors into the cluster, while
+# hosting="cloud" means ConductorOne runs the connector (a ConductorOne-provider resource, `iac synth`).
+_NOT_ARGUMENTS = frozenset({"name", "hosting"})
+
+
 def _ordered_fields(integration: type[Connector]) -> Iterator[tuple[str, FieldInfo]]:
     """The integration's own fields first, then the common ones (the catalog's order)."""
     own = [(n, i) for n, i in integration.model_fields.items() if n not in Connector.model_fields]
-    common = [(n, i) for n, i in integration.model_fields.items() if n in Connector.model_fields and n != "name"]
+    common = [(n, i) for n, i in integration.model_fields.items()
+              if n in Connector.model_fields and n not in _NOT_ARGUMENTS]
     yield from own
     yield from common
 

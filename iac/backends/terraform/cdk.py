@@ -29,9 +29,9 @@ from iac.backends.terraform._schema import (
     connector_schema,
 )
 from iac.errors import RenderError
-from iac.spec import Connector, Stack
+from iac.spec import Connector, ManagedConductorOne, Stack, conductorone_apps
 from iac.spec.integrations import get_integration
-from iac.spec.secret import ResolvableSecret, SecretRef
+from iac.spec.secret import ConductorOneCredential, ResolvableSecret, SecretRef
 
 if TYPE_CHECKING:
     from iac.backends.cdk import SynthResult, SynthSettings
@@ -125,7 +125,7 @@ def _provider_class(lib: Any) -> type[Any]:
 
 def bindings(flavor: str | None = None) -> BatonBindings:
     """The bindings for ``flavor`` (``cdktn`` or ``cdktf``; default: the installed one, CDK Terrain first)."""
-    from iac.backends.cdk._shim import load, resolve_flavor
+    from iac.backends.cdk import load, resolve_flavor
 
     cdk = load(resolve_flavor(flavor))
     return BatonBindings(cdk.flavor, cdk.lib)
@@ -136,7 +136,8 @@ def bindings(flavor: str | None = None) -> BatonBindings:
 
 def connector_arguments(stack: Stack, connector: Connector, variable: Any) -> dict[str, Any]:
     """The resource arguments of ``connector``: the settings its stack file sets (the rest keep the provider's
-    defaults), its namespace, and a ``variable(binding)`` reference for each secret."""
+    defaults), its namespace, and a ``variable(binding)`` reference for each secret (with
+    ``ConductorOne.managed``, the ConductorOne credentials are such bindings too)."""
     from iac.backends._bindings import secret_bindings
 
     schema = connector_schema(type(connector))
@@ -147,11 +148,14 @@ def connector_arguments(stack: Stack, connector: Connector, variable: Any) -> di
         if attribute.field in (None, "name"):
             continue
         if attribute.sub is not None:
+            binding_key = f"{attribute.field}.{attribute.sub}"
             parent = c1 if attribute.field == "conductorone" else getattr(connector, attribute.field)
             if parent is None:
                 continue
-            value = getattr(parent, attribute.sub)
-            binding_key = f"{attribute.field}.{attribute.sub}"
+            if isinstance(parent, ManagedConductorOne):  # the ConductorOneCredential of the binding
+                value = secrets[binding_key].ref
+            else:
+                value = getattr(parent, attribute.sub)
         else:
             if attribute.field not in connector.model_fields_set:
                 continue
@@ -174,7 +178,7 @@ def connector_arguments(stack: Stack, connector: Connector, variable: Any) -> di
 
 
 def _secret_value(connector: Connector, where: str, ref: SecretRef, variable: Any, binding: Any) -> Any:
-    if not isinstance(ref, ResolvableSecret) or binding is None:
+    if not isinstance(ref, ResolvableSecret | ConductorOneCredential) or binding is None:
         raise RenderError(f"connector '{connector.name}', field '{where}': {ref.describe()} cannot be expressed with "
                           f"the {PROVIDER_NAME} provider (its credentials are values it writes into the Secret); use "
                           "secret.env(...) or secret.file(...), or synthesize for the kubernetes provider")
@@ -182,15 +186,20 @@ def _secret_value(connector: Connector, where: str, ref: SecretRef, variable: An
 
 
 def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = None) -> SynthResult:
-    """Synthesize ``stack`` for the baton provider: one ``baton_<integration>_connector`` per connector, secret
-    values as sensitive variables (``TF_VAR_<name>``) written into write-only arguments.
+    """Synthesize ``stack`` for the baton provider: one ``baton_<integration>_connector`` per self-hosted
+    connector, secret values as sensitive variables (``TF_VAR_<name>``) written into write-only arguments.
+
+    With ``ConductorOne.managed(...)`` the ConductorOne side comes too (see :mod:`iac.backends.cdk._conductorone`):
+    cloud-hosted connectors are ConductorOne resources only, and a self-hosted connector's
+    ``conductorone_client_id``/``conductorone_client_secret`` reference its ``conductorone_connector_credential``.
 
     ``settings`` is an :class:`iac.backends.cdk.SynthSettings` (flavor, kubeconfig, context, backend, stack id);
     returns an :class:`iac.backends.cdk.SynthResult`."""
-    from iac.backends.cdk import SynthResult, SynthSettings, TfVariable
-    from iac.backends.cdk._app import variable_name
+    from iac.backends.cdk import SynthResult, SynthSettings, TfVariable, variable_name
+    from iac.backends.cdk._conductorone import declare_conductorone
 
     settings = settings or SynthSettings()
+    apps = conductorone_apps(stack)
     if stack.labels:
         raise RenderError(f"stack '{stack.name}': labels= is not supported by the {PROVIDER_NAME} provider yet; "
                           "synthesize for the kubernetes provider instead")
@@ -199,7 +208,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
                                                     not (target / "manifest.json").exists())):
         raise RenderError(f"output directory {target} is not empty and holds no earlier synth (manifest.json); "
                           "choose a new or empty directory")
-    for connector in stack.connectors:  # refuse what the provider cannot express before writing anything
+    for connector in stack.self_hosted:  # refuse what the provider cannot express before writing anything
         connector_arguments(stack, connector, lambda binding: None)
     baton = bindings(settings.cdk)
     lib = baton.lib
@@ -208,12 +217,13 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
     tf_stack = lib.TerraformStack(app, stack_id)
     tf_stack.add_override("terraform.required_version", f">= {MIN_TERRAFORM}")
     _backend(lib, tf_stack, settings)
-    baton.Provider(tf_stack, kubeconfig=settings.kubeconfig, context=settings.context, namespace=stack.namespace,
-                   create_namespace=stack.create_namespace or None, image=stack.image)
+    if not apps or stack.self_hosted:  # a stack of cloud-hosted connectors only needs no baton provider
+        baton.Provider(tf_stack, kubeconfig=settings.kubeconfig, context=settings.context, namespace=stack.namespace,
+                       create_namespace=stack.create_namespace or None, image=stack.image)
     variables: dict[str, TfVariable] = {}
     tf_variables: dict[str, Any] = {}
 
-    def variable(binding: Any) -> Any:
+    def declare(binding: Any, *, ephemeral: bool) -> str:
         name = variable_name(binding.ref, binding)
         known = variables.get(name)
         if known is not None and known.ref != binding.ref.describe():
@@ -227,11 +237,21 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
                 tf_stack, name, type="string", sensitive=True, nullable=False,
                 description=f"{binding.ref.describe()}: a secret value, supplied at plan and apply time "
                 f"(TF_VAR_{name})")
-            # Ephemeral (Terraform >= 1.10): the value is not saved in plan files either.
-            tf_variables[name].add_override("ephemeral", True)
-        return tf_variables[name].string_value
+            if ephemeral:  # Terraform >= 1.10: the value is not saved in plan files either
+                tf_variables[name].add_override("ephemeral", True)
+        return name
 
-    for connector in stack.connectors:
+    # ConductorOne first: its attributes are not write-only, so their variables cannot be ephemeral (a variable
+    # shared with a write-only argument stays non-ephemeral; write-only arguments accept both).
+    credentials = declare_conductorone(lib, tf_stack, apps, workspace=stack_id,
+                                       variable=lambda binding: f"var.{declare(binding, ephemeral=False)}")
+
+    def variable(binding: Any) -> Any:
+        if isinstance(binding.ref, ConductorOneCredential):
+            return f"${{{credentials[binding.ref.connector][binding.ref.attribute]}}}"
+        return tf_variables[declare(binding, ephemeral=True)].string_value
+
+    for connector in stack.self_hosted:
         resource = baton.resource(type(connector).integration.name)
         created = resource(tf_stack, connector.name, **connector_arguments(stack, connector, variable))
         created.override_logical_id(connector.name)

@@ -39,6 +39,7 @@ class Celigo(Connector):
         docs_url="https://docs.celigo.com/hc/en-us/articles/7707985934363",
         c1_resource="conductorone_integration_celigo",
         c1_catalog_id="2dYaeXEaVg98tOmx0fXZCZ4jvza",
+        hosting=("self", "cloud"),
         known_defects_fixed=(
             "pages by parsing Link rel=next (the anchor reuses the raw header and loses later pages)",
             "errors surface instead of being logged and swallowed; 429 Retry-After is honoured",

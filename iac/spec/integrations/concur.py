@@ -50,6 +50,7 @@ class Concur(Connector):
         docs_url="https://developer.concur.com/api-reference/authentication/getting-started.html",
         c1_resource="conductorone_integration_concur",
         c1_catalog_id="2raF3cx8IQO8B31V8LId3gQF8BZ",
+        hosting=("self", "cloud"),
         known_defects_fixed=(
             "follows the token's geolocation and keeps using a rotated refresh token (logged, never printed)",
         ),

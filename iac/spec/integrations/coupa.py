@@ -53,6 +53,7 @@ class Coupa(Connector):
         docs_url="https://compass.coupa.com/",
         c1_resource="conductorone_integration_coupa",
         c1_catalog_id="2rSHEoPoq5CS89JAUevDbYBS3uA",
+        hosting=("self", "cloud"),
         known_defects_fixed=(
             "refreshes the OAuth token before expiry and once on 401 (the anchor never refreshes)",
             "revoke writes the remaining list in one request (the anchor empties the list first)",
@@ -60,7 +61,7 @@ class Coupa(Connector):
     )
 
     domain: Annotated[str, Setting(env="BATON_COUPA_DOMAIN", help="Coupa instance host", c1="coupa_domain",
-                                   example="acme.coupahost.com")]
+                                   c1_key="coupa-domain", example="acme.coupahost.com")]
     client_id: Annotated[str, Setting(env="BATON_COUPA_CLIENT_ID", help="OAuth2 client identifier",
                                       c1="oauth2_client_cred_grant_client_id")]
     client_secret: Annotated[SecretField, Setting(env="BATON_COUPA_CLIENT_SECRET", help="OAuth2 client secret",

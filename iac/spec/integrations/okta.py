@@ -55,6 +55,7 @@ class Okta(Connector):
         docs_url="https://developer.okta.com/docs/guides/create-an-api-token/",
         c1_resource="conductorone_integration_okta_v2",
         c1_catalog_id="2kG3aTftCcAvWtHZt2Ywry0dPn7",
+        hosting=("self", "cloud"),
         known_defects_fixed=(
             "paces requests by X-Rate-Limit headers and keeps a share of every bucket for other integrations",
         ),
@@ -70,6 +71,8 @@ class Okta(Connector):
     skip_secondary_emails: Annotated[StrictBool, Setting(
         env="BATON_SKIP_SECONDARY_EMAILS", help="leave users' secondEmail out of the sync",
         c1="okta_skip_secondary_emails")] = False
+    # No ConductorOne attribute (conductorone_integration_okta_v2 of provider 1.5 has none): settable only when
+    # self-hosted; a cloud-hosted Okta connector that sets them is refused.
     sync_inactive_apps: Annotated[StrictBool, Setting(
         env="BATON_SYNC_INACTIVE_APPS", help="also sync apps that are not ACTIVE")] = True
     skip_app_groups: Annotated[StrictBool, Setting(
