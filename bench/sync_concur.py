@@ -17,67 +17,15 @@ floor is not 0, peak RSS <= 200 MB.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import random
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import httpx
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class Latency:
-    """ASGI wrapper: every vendor request waits a uniform 20-50 ms (the admin API does not)."""
-
-    def __init__(self, app: ASGIApp, low: float, high: float, seed: int = 0) -> None:
-        self.app, self.low, self.high = app, low, high
-        self.rng = random.Random(seed)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not str(scope.get("path", "")).startswith("/__sim"):
-            await asyncio.sleep(self.rng.uniform(self.low, self.high))
-        await self.app(scope, receive, send)
-
-
-def child(args: argparse.Namespace) -> None:
-    """Run one sync in this process (configured by the BATON_* environment); print a JSON summary."""
-    from iac.connectors.concur import build
-    from iac.runtime import SyncEngine, Wiring, load_settings
-    from iac.spec import Concur
-
-    settings = load_settings(Concur)
-    connector = build(settings, Wiring())
-    started = time.monotonic()
-    engine = SyncEngine(connector, settings.file, workers=settings.workers)
-    result = engine.run()
-    connector.close()
-    print(json.dumps({"wall": time.monotonic() - started, "stats": result.stats,
-                      "peak_pending": engine.peak_pending}))
-
-
-def run_child(env: dict[str, str]) -> dict[str, Any]:
-    proc = subprocess.Popen([sys.executable, __file__, "--child"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    if code != 0:
-        raise SystemExit(f"sync failed ({code}):\n{err}")
-    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    summary["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
-    return summary
+from _harness import Latency, child_sync, run_child
 
 
 def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -93,7 +41,7 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
             "BATON_BASE_URL": base, "BATON_FILE": str(file), "BATON_WORKERS": str(args.workers),
             "BATON_LOG_LEVEL": "error"}
         print(f"[{users} users] syncing ...", file=sys.stderr, flush=True)
-        summary = run_child(env)
+        summary = run_child(__file__, env)
     by_endpoint = sim.stats.by_endpoint()
     api = sum(n for e, counts in by_endpoint.items() if " /profile/" in e for s, n in counts.items() if s != "429")
     burst, per_second = CONCUR_RATE_LIMITS["api"]
@@ -121,7 +69,7 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args)
+        child_sync("concur")
         return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     with tempfile.TemporaryDirectory(prefix="bench-concur-") as tmp:

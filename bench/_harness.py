@@ -1,0 +1,64 @@
+"""Shared by the sync benchmarks: a latency wrapper for the simulators and a child process per sync
+(so the peak RSS measured is the sync's alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Latency:
+    """ASGI wrapper: every vendor request waits a uniform 20-50 ms (the admin API does not)."""
+
+    def __init__(self, app: ASGIApp, low: float, high: float, seed: int = 0) -> None:
+        self.app, self.low, self.high = app, low, high
+        self.rng = random.Random(seed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope.get("path", "")).startswith("/__sim"):
+            await asyncio.sleep(self.rng.uniform(self.low, self.high))
+        await self.app(scope, receive, send)
+
+
+def child_sync(connector: str) -> None:
+    """Run one sync of ``connector`` in this process, configured by the BATON_* environment like a pod;
+    print a JSON summary."""
+    from iac.connectors import registered
+    from iac.runtime import SyncEngine, Wiring, load_settings
+
+    entry = registered()[connector]
+    settings = load_settings(entry.integration)
+    runner = entry.build(settings, Wiring())
+    started = time.monotonic()
+    engine = SyncEngine(runner, settings.file, workers=settings.workers)
+    result = engine.run()
+    runner.close()
+    print(json.dumps({"wall": time.monotonic() - started, "stats": result.stats,
+                      "peak_pending": engine.peak_pending}))
+
+
+def run_child(script: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run ``script --child`` with ``env``; its JSON summary plus the child's peak RSS."""
+    proc = subprocess.Popen([sys.executable, script, "--child"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    if code != 0:
+        raise SystemExit(f"sync failed ({code}):\n{err}")
+    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    summary["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return summary
