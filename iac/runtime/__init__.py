@@ -46,6 +46,7 @@ from iac.runtime._poll import poll_until
 from iac.runtime._protocols import (
     Connector,
     Provisioner,
+    ProvisionerRouter,
     ProvisionOutcome,
     ProvisionResult,
     ResourceSyncer,
@@ -83,6 +84,7 @@ __all__ = [
     "ProvisionOutcome",
     "ProvisionResult",
     "Provisioner",
+    "ProvisionerRouter",
     "RateLimitInfo",
     "Resource",
     "ResourceRef",

@@ -13,6 +13,7 @@ so the engine can interleave work for different rate-limit buckets and checkpoin
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -59,6 +60,8 @@ class ProvisionOutcome(enum.StrEnum):
     ALREADY_REVOKED = "already-revoked"
 
 
+_log = logging.getLogger("iac.runtime.provisioning")
+
 @dataclass(frozen=True, slots=True)
 class ProvisionResult:
     outcome: ProvisionOutcome
@@ -77,6 +80,32 @@ class Provisioner(Protocol):
     def grant(self, principal: ResourceRef, entitlement: Entitlement) -> ProvisionResult: ...
 
     def revoke(self, grant: Grant) -> ProvisionResult: ...
+
+
+class ProvisionerRouter:
+    """A connector's provisioner that hands each (resource type, entitlement slug) to the provisioner of
+    that type and logs the outcome. Subclasses fill :attr:`by_type`."""
+
+    by_type: dict[tuple[str, str], Provisioner]
+
+    def _route(self, resource_type: str, slug: str) -> Provisioner:
+        from iac.runtime.errors import BadRequestError
+
+        target = self.by_type.get((resource_type, slug))
+        if target is None:
+            supported = ", ".join(f"{t}:<id>:{s}" for t, s in self.by_type)
+            raise BadRequestError(f"cannot provision {resource_type}:…:{slug}; supported: {supported}")
+        return target
+
+    def grant(self, principal: ResourceRef, entitlement: Entitlement) -> ProvisionResult:
+        result = self._route(entitlement.resource.type, entitlement.slug).grant(principal, entitlement)
+        _log.info("grant %s: %s", result.grant_id, result.outcome.value)
+        return result
+
+    def revoke(self, grant: Grant) -> ProvisionResult:
+        result = self._route(grant.resource.type, grant.entitlement_slug).revoke(grant)
+        _log.info("revoke %s: %s", result.grant_id, result.outcome.value)
+        return result
 
 
 @runtime_checkable

@@ -17,7 +17,15 @@ from __future__ import annotations
 import logging
 
 from iac.connectors.coupa.client import LICENSE_FLAGS, CoupaClient
-from iac.runtime import Entitlement, Grant, Provisioner, ProvisionOutcome, ProvisionResult, ResourceRef
+from iac.runtime import (
+    Entitlement,
+    Grant,
+    Provisioner,
+    ProvisionerRouter,
+    ProvisionOutcome,
+    ProvisionResult,
+    ResourceRef,
+)
 from iac.runtime.errors import ApiError, BadRequestError
 
 __all__ = ["CoupaProvisioner", "LicenseProvisioner", "ListProvisioner"]
@@ -118,7 +126,7 @@ class LicenseProvisioner:
         return ProvisionResult(ProvisionOutcome.REVOKED if changed else ProvisionOutcome.ALREADY_REVOKED, grant.id)
 
 
-class CoupaProvisioner:
+class CoupaProvisioner(ProvisionerRouter):
     """Routes grant/revoke to the provisioner of the entitlement's resource type; enables and disables users."""
 
     def __init__(self, client: CoupaClient) -> None:
@@ -129,22 +137,6 @@ class CoupaProvisioner:
             ("license", "assigned"): LicenseProvisioner(client),
         }
 
-    def _route(self, resource_type: str, slug: str) -> Provisioner:
-        target = self.by_type.get((resource_type, slug))
-        if target is None:
-            supported = ", ".join(f"{t}:<id>:{s}" for t, s in self.by_type)
-            raise BadRequestError(f"cannot provision {resource_type}:…:{slug}; supported: {supported}")
-        return target
-
-    def grant(self, principal: ResourceRef, entitlement: Entitlement) -> ProvisionResult:
-        result = self._route(entitlement.resource.type, entitlement.slug).grant(principal, entitlement)
-        log.info("grant %s: %s", result.grant_id, result.outcome.value)
-        return result
-
-    def revoke(self, grant: Grant) -> ProvisionResult:
-        result = self._route(grant.resource.type, grant.entitlement_slug).revoke(grant)
-        log.info("revoke %s: %s", result.grant_id, result.outcome.value)
-        return result
 
     def set_active(self, user: ResourceRef, active: bool) -> bool:
         """Enable (``active=True``) or disable a user; returns False when it already was so. Coupa has no

@@ -11,7 +11,15 @@ import logging
 
 from iac.connectors.okta.client import OktaClient
 from iac.connectors.okta.resources import STANDARD_ROLES
-from iac.runtime import Entitlement, Grant, Provisioner, ProvisionOutcome, ProvisionResult, ResourceRef
+from iac.runtime import (
+    Entitlement,
+    Grant,
+    Provisioner,
+    ProvisionerRouter,
+    ProvisionOutcome,
+    ProvisionResult,
+    ResourceRef,
+)
 from iac.runtime.errors import BadRequestError, NotFoundError
 
 __all__ = ["AppAccessProvisioner", "GroupMemberProvisioner", "OktaProvisioner", "RoleProvisioner"]
@@ -125,7 +133,7 @@ class RoleProvisioner:
         return ProvisionResult(ProvisionOutcome.REVOKED, grant.id)
 
 
-class OktaProvisioner:
+class OktaProvisioner(ProvisionerRouter):
     """Routes grant/revoke to the provisioner of the entitlement's resource type."""
 
     def __init__(self, client: OktaClient) -> None:
@@ -135,19 +143,3 @@ class OktaProvisioner:
             ("role", "assigned"): RoleProvisioner(client),
         }
 
-    def _route(self, resource_type: str, slug: str) -> Provisioner:
-        target = self.by_type.get((resource_type, slug))
-        if target is None:
-            supported = ", ".join(f"{t}:<id>:{s}" for t, s in self.by_type)
-            raise BadRequestError(f"cannot provision {resource_type}:…:{slug}; supported: {supported}")
-        return target
-
-    def grant(self, principal: ResourceRef, entitlement: Entitlement) -> ProvisionResult:
-        result = self._route(entitlement.resource.type, entitlement.slug).grant(principal, entitlement)
-        log.info("grant %s: %s", result.grant_id, result.outcome.value)
-        return result
-
-    def revoke(self, grant: Grant) -> ProvisionResult:
-        result = self._route(grant.resource.type, grant.entitlement_slug).revoke(grant)
-        log.info("revoke %s: %s", result.grant_id, result.outcome.value)
-        return result
