@@ -35,6 +35,8 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   installed "$pkg" || missing+=("$pkg")
 done
+# The GitOps tests build trees with `kubectl kustomize`; any kubectl will do, Debian's when there is none.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-test-deps: all present (${PACKAGES[*]})" >&2
