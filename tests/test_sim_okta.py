@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _sim_helpers import OKTA_SPEC, okta_openapi, validate_response
+from _sim_helpers import OKTA_SPEC, okta_openapi, require_spec, validate_response
 from openapi_core.validation.response.exceptions import InvalidData
 
 from iac.sim import OKTA_PAGE_SIZES, FaultSettings, ManualClock, OktaDataset, OktaSim, serve
@@ -386,8 +386,7 @@ def test_fault_sequence_is_reproducible_across_servers() -> None:
 
 @pytest.fixture(scope="module")
 def openapi() -> Any:
-    if not OKTA_SPEC.exists():
-        pytest.skip(f"the official Okta spec is not at {OKTA_SPEC} (set IAC_SPECS_DIR)")
+    require_spec(OKTA_SPEC)  # skips locally, fails in CI
     return okta_openapi()
 
 
