@@ -62,3 +62,32 @@ def run_child(script: str, env: dict[str, str]) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     summary["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
     return summary
+
+
+def sync_arguments(doc: str | None, default_sizes: str) -> Any:
+    """The command line every sync benchmark takes."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=default_sizes, help="comma-separated user counts")
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--share", type=float, default=0.5, help="BATON_RATE_LIMIT_SHARE")
+    parser.add_argument("--latency-min", type=float, default=20.0, help="ms")
+    parser.add_argument("--latency-max", type=float, default=50.0, help="ms")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def run_figures(summary: dict[str, Any], by_endpoint: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The figures every sync benchmark reports for one run (429s, peak RSS, grants, requests)."""
+    return {"http_429": sum(c.get("429", 0) for c in by_endpoint.values()),
+            "peak_rss_mb": round(summary["peak_rss_mb"], 1), "peak_pending_tasks": summary["peak_pending"],
+            "grants": summary["stats"]["grants"]["total"], "requests_by_endpoint": by_endpoint}
+
+
+def print_run(users: int, report: dict[str, Any]) -> None:
+    print(f"[{users} users] {json.dumps({k: v for k, v in report.items() if k != 'requests_by_endpoint'})}",
+          file=sys.stderr, flush=True)

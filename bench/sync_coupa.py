@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Latency, child_sync, run_child
+from _harness import Latency, child_sync, print_run, run_child, run_figures, sync_arguments
 
 
 def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -46,25 +46,13 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     report = {"users": users, **shape, "wall_s": round(summary["wall"], 2), "floor_s": round(floor, 2),
               "wall_over_floor": round(summary["wall"] / floor, 3) if floor else None,
               "api_requests": api, "token_requests": sum(by_endpoint.get("POST /oauth2/token", {}).values()),
-              "http_429": sum(c.get("429", 0) for c in by_endpoint.values()),
-              "peak_rss_mb": round(summary["peak_rss_mb"], 1), "peak_pending_tasks": summary["peak_pending"],
-              "grants": summary["stats"]["grants"]["total"], "requests_by_endpoint": by_endpoint}
-    print(f"[{users} users] {json.dumps({k: v for k, v in report.items() if k != 'requests_by_endpoint'})}",
-          file=sys.stderr, flush=True)
+              **run_figures(summary, by_endpoint)}
+    print_run(users, report)
     return report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000", help="comma-separated user counts")
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--share", type=float, default=0.5, help="BATON_RATE_LIMIT_SHARE")
-    parser.add_argument("--latency-min", type=float, default=20.0, help="ms")
-    parser.add_argument("--latency-max", type=float, default=50.0, help="ms")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the report here")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = sync_arguments(__doc__, "10000")
     if args.child:
         child_sync("coupa")
         return
