@@ -174,3 +174,79 @@ def test_sigkill_mid_sync_then_resume(org: Org, tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed=True" in resumed.stdout
     _check_outcome(org, artifact, None, "SIGKILL mid-sync, then resume")
+
+
+# -- provisioning under injected failures ---------------------------------------------------------------
+# Each vendor: (an entitlement id and a principal that does not hold it yet, how many times the vendor's
+# ground truth shows the grant). A write whose answer is lost is carried out; a client that retried it
+# blindly would apply it twice.
+
+
+def _okta_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
+    ds = sim.dataset
+    holders = {a.principal_id for a in ds.role_assignments()}
+    user = next(u.id for u in ds.users() if u.id not in holders)
+    return "role:USER_ADMIN:assigned", user, lambda: sum(
+        1 for a in ds.role_assignments() if a.principal_id == user and a.type == "USER_ADMIN")
+
+
+def _coupa_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
+    ds = sim.dataset
+    user = next(u for u in ds.users if len(u.user_groups) < len(ds.user_groups))
+    index = next(i for i in range(len(ds.user_groups)) if i not in user.user_groups)
+    return f"group:{ds.user_groups[index].id}:member", str(user.id), lambda: list(ds.user(user.id).user_groups).count(index)
+
+
+def _concur_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
+    ds = sim.dataset
+    held = ds.role_assignments()
+    user = next(u.id for u in ds.users if (u.id, "INV_APPROVER") not in held)
+    return "role:spend:INV_APPROVER:assigned", user, lambda: int((user, "INV_APPROVER") in ds.role_assignments())
+
+
+def _celigo_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
+    ds = sim.dataset
+    share = next(s for s, level in ds.access_levels().items() if level == "monitor")
+    return "role:manage:assigned", f"user:{share}", lambda: int(ds.access_levels()[share] == "manage")
+
+
+PROVISIONING_CASES = {"okta": _okta_case, "coupa": _coupa_case, "concur": _concur_case, "celigo": _celigo_case}
+
+
+def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp_path: Path) -> None:
+    from iac.runtime import Entitlement, ResourceRef, parse_entitlement_id
+
+    integration = org.stack.connector(org.name).integration.name
+    sim = org.sandbox.simulator
+    entitlement_id, principal, applied = PROVISIONING_CASES[integration](sim)
+    assert applied() == 0
+    entry = registered()[integration]
+    settings = load_settings(entry.integration, environ=_env(org, tmp_path / "p.sqlite", BATON_PROVISIONING="true",
+                                                              BATON_HTTP_TIMEOUT_SECONDS="2"))
+    resource, slug = parse_entitlement_id(entitlement_id)
+    connector = entry.build(settings, Wiring())
+    provisioner = connector.provisioner()
+    assert provisioner is not None
+    outcomes = []
+    injected_before = sum(sim.fault_plan.injected[k] for k in ("lost_answer", "error"))
+    try:
+        sim.set_faults(lost_answer_rate=0.6, error_rate=0.2)
+        try:
+            outcomes.append(provisioner.grant(ResourceRef.parse(principal), Entitlement(resource, slug, slug)).outcome)
+        except Exception as exc:  # a clear failure is allowed; a second application is not
+            outcomes.append(type(exc).__name__)
+        sim.set_faults(lost_answer_rate=0.0, error_rate=0.0)
+        injected = sum(sim.fault_plan.injected[k] for k in ("lost_answer", "error")) - injected_before
+        if integration == "concur":
+            sim.settle()  # asynchronous provisioning: let accepted requests take effect
+        again = provisioner.grant(ResourceRef.parse(principal), Entitlement(resource, slug, slug)).outcome
+    finally:
+        sim.set_faults(lost_answer_rate=0.0, error_rate=0.0)
+        connector.close()
+    if integration == "concur":
+        sim.settle()
+    assert applied() == 1, f"{integration}: the grant is held {applied()} times"
+    assert again.value in ("granted", "already-granted")
+    assert injected > 0, "no fault hit the grant: the case proves nothing"
+    _record(org, "provisioning, lost answers + 5xx",
+            f"applied once after {injected} injected faults (first attempt: {outcomes[0]})")

@@ -24,6 +24,7 @@ class Fault(enum.StrEnum):
     SERVER_ERROR = "error"       # a 5xx in the vendor's error format
     RATE_LIMIT = "rate_limit"    # a 429 although the bucket still has room
     MALFORMED_PAGE = "malformed_page"  # a list page whose JSON is cut short
+    LOST_ANSWER = "lost_answer"  # the request is carried out, then the connection is cut before the answer
 
 
 @dataclass
@@ -37,6 +38,8 @@ class FaultSettings:
     stall_rate: float = 0.0
     stall_seconds: float = 30.0
     malformed_page_rate: float = 0.0
+    lost_answer_rate: float = 0.0
+    """Writes carried out whose answer never arrives: a client that retries blindly applies them twice."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -67,7 +70,7 @@ class FaultPlan:
     """Draws faults for requests; counts what it injected."""
 
     # The order in which faults are considered; the first that fires wins.
-    _ORDER = (Fault.RESET, Fault.STALL, Fault.SERVER_ERROR, Fault.RATE_LIMIT)
+    _ORDER = (Fault.RESET, Fault.LOST_ANSWER, Fault.STALL, Fault.SERVER_ERROR, Fault.RATE_LIMIT)
 
     def __init__(self, seed: int, settings: FaultSettings | None = None) -> None:
         self.seed = seed
@@ -84,6 +87,7 @@ class FaultPlan:
             Fault.SERVER_ERROR: s.error_rate,
             Fault.RATE_LIMIT: s.rate_limit_rate,
             Fault.MALFORMED_PAGE: s.malformed_page_rate,
+            Fault.LOST_ANSWER: s.lost_answer_rate,
         }[fault]
 
     def draw(self, method: str, target: str, *, is_page: bool) -> Fault | None:
@@ -93,6 +97,8 @@ class FaultPlan:
             self._seen[(method, target)] += 1
         candidates = (*self._ORDER, Fault.MALFORMED_PAGE) if is_page else self._ORDER
         for fault in candidates:
+            if fault is Fault.LOST_ANSWER and method == "GET":
+                continue  # only a write can be carried out and then lose its answer
             rate = self._rate(fault)
             if rate > 0 and stable_fraction(self.seed, fault.value, method, target, occurrence) < rate:
                 with self._lock:

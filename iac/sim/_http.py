@@ -291,6 +291,8 @@ class SimulatorBase(abc.ABC):
         self.stats.record(endpoint.name, status)
         if written is not None:
             written.status = status
+        if fault is Fault.LOST_ANSWER and request.method != "GET":
+            return _AbortResponse()  # done, but the client never learns it
         return self._response(status, body, all_headers)
 
     def _injected_exhaustion(self, family: str) -> BucketState:
