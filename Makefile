@@ -30,7 +30,7 @@ lint: setup  ## ruff and mypy --strict
 test: setup test-deps lint  ## set everything up and run the whole test suite (real kube-apiserver included)
 	IAC_REQUIRE_CLUSTER=1 $(BIN)/pytest
 
-demo: setup  ## the embedded default: render and validate the example stack with demo credentials
+demo: setup  ## the embedded default: render the example stack, sync each connector against its simulator
 	$(BIN)/iac demo
 
 bench: setup test-deps  ## run every bench/*.py and write bench/results.md
