@@ -6,9 +6,9 @@ import enum
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -82,8 +82,3 @@ def _root(
                                  is_eager=True),
 ) -> None:
     """Declare, render, deploy and run baton identity connectors on your own Kubernetes clusters."""
-
-
-def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``app.command`` for modules that register on the shared app."""
-    return app.command(*args, **kwargs)

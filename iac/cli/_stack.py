@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from iac.cli._app import app, err, fail, out, user_errors
+from iac.cli._app import OutputFormat, app, err, fail, out, user_errors
 from iac.docs import catalog_markdown, catalog_rows, explain_integration
 from iac.render import manifests_to_yaml, render_manifests, render_stack, schema_versions, validate_objects, write_tree
 from iac.spec import (
@@ -31,11 +31,6 @@ class CatalogFormat(enum.StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
-
-
-class ExplainFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 @app.command()
@@ -63,13 +58,13 @@ def catalog(
 def explain(
     integration: Annotated[str, typer.Argument(
         help=f"One of: {', '.join(INTEGRATIONS)}.", show_default=False)],
-    output: Annotated[ExplainFormat, typer.Option("--output", "-o", help="Output format.")] = ExplainFormat.text,
+    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.text,
 ) -> None:
     """Show an integration's settings, env names, what it syncs and what to create upstream."""
     with user_errors():
         cls = get_integration(integration)
     info = explain_integration(cls)
-    if output is ExplainFormat.json:
+    if output is OutputFormat.json:
         out.print_json(json.dumps(info))
         return
     _print_explanation(info)

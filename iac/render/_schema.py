@@ -15,7 +15,7 @@ from iac.errors import RenderError
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["CHECKED_VERSIONS", "MIN_VERSION", "newest_version", "schema_versions", "validate_objects"]
+__all__ = ["MIN_VERSION", "newest_version", "schema_versions", "validate_objects"]
 
 MIN_VERSION = "1.25"
 # Kinds whose schema lives outside Kubernetes (CRDs); checked by their own tests.
@@ -38,8 +38,6 @@ def schema_versions() -> tuple[str, ...]:
     """The Kubernetes versions every rendered object is validated against."""
     return (MIN_VERSION, newest_version())
 
-
-CHECKED_VERSIONS = schema_versions
 
 
 @cache
