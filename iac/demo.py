@@ -40,7 +40,8 @@ DEMO_C1_CREDENTIALS = {
 
 @dataclass
 class Sandbox:
-    """A running simulator for one connector and the credentials that open it (by BATON_* name)."""
+    """A running simulator for one connector and the credentials that open it, by setting name (the
+    integration spec maps them to their BATON_* variables)."""
 
     simulator: Any
     credentials: dict[str, str]
@@ -57,29 +58,28 @@ def _okta(connector: Connector, seed: int, users: int) -> Sandbox:
     from iac.sim import OktaSim
 
     sim = OktaSim(seed=seed, users=users, groups=max(5, users // 20), apps=max(3, users // 50))
-    return Sandbox(sim, {"BATON_API_TOKEN": sim.token})
+    return Sandbox(sim, {"api_token": sim.token})
 
 
 def _coupa(connector: Connector, seed: int, users: int) -> Sandbox:
     from iac.sim import CoupaSim
 
     sim = CoupaSim(seed=seed, users=users, client_id=getattr(connector, "client_id", None))
-    return Sandbox(sim, {"BATON_COUPA_CLIENT_SECRET": sim.client_secret})
+    return Sandbox(sim, {"client_secret": sim.client_secret})
 
 
 def _concur(connector: Connector, seed: int, users: int) -> Sandbox:
     from iac.sim import ConcurSim
 
     sim = ConcurSim(seed=seed, users=users, client_id=getattr(connector, "client_id", None))
-    return Sandbox(sim, {"BATON_CONCUR_CLIENT_SECRET": sim.client_secret,
-                         "BATON_CONCUR_REFRESH_TOKEN": sim.refresh_token})
+    return Sandbox(sim, {"client_secret": sim.client_secret, "refresh_token": sim.refresh_token})
 
 
 def _celigo(connector: Connector, seed: int, users: int) -> Sandbox:
     from iac.sim import CeligoSim
 
     sim = CeligoSim(seed=seed, users=users)
-    return Sandbox(sim, {"BATON_CELIGO_ACCESS_TOKEN": sim.token})
+    return Sandbox(sim, {"access_token": sim.token})
 
 
 _SANDBOXES: dict[str, SandboxFactory] = {"okta": _okta, "coupa": _coupa, "concur": _concur, "celigo": _celigo}
@@ -134,7 +134,9 @@ def _stack_environ(stack: Stack, sandboxes: Mapping[str, Sandbox]) -> tuple[dict
     existing: dict[str, dict[str, str]] = {}
     for connector in stack.self_hosted:
         sandbox = sandboxes.get(connector.name)
-        credentials = dict(DEMO_C1_CREDENTIALS) | (sandbox.credentials if sandbox else {})
+        own = sandbox.credentials if sandbox else {}
+        credentials = dict(DEMO_C1_CREDENTIALS) | {
+            s.env: own[s.name] for s in type(connector).connector_settings() if s.name in own}
         c1 = connector.conductorone or stack.conductorone
         refs: list[tuple[str, Any]] = [(s.env, getattr(connector, s.name)) for s in type(connector).connector_settings()
                                        if s.secret]
