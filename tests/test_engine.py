@@ -203,11 +203,13 @@ def test_a_field_applied_by_another_manager_is_a_conflict_until_forced(stack: St
     assert live.spec.template.spec.containers[0].image != "theirs:2"
 
 
-def test_an_object_of_another_stack_is_refused_not_taken_over(stack: StackUnderTest) -> None:
-    stack.engine().up(stack.objects("alpha"))
+@pytest.mark.parametrize("connectors", [["alpha"], ["alpha", "beta", "gamma"]], ids=["one-by-one", "listed"])
+def test_an_object_of_another_stack_is_refused_not_taken_over(stack: StackUnderTest, connectors: list[str]) -> None:
+    # Few new objects are checked with a GET each, many with a LIST per kind: both must refuse.
+    stack.engine().up(stack.objects(*connectors))
     before = stack.versions()
     clashing = render_stack(load_stack(write_stack(
-        stack.workdir / "other.py", name="other", namespace=stack.namespace, connectors=["alpha"],
+        stack.workdir / "other.py", name="other", namespace=stack.namespace, connectors=connectors,
         create_namespace=False)))
     other = Engine(stack.engine().api, stack="other", namespace=stack.namespace)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Identity = tuple[str, str, str | None]
+_FEW = 8
+"""Up to this many new objects are checked for another ApplySet's claim one GET each, beyond it one LIST per kind."""
 
 
 @dataclass(frozen=True)
@@ -225,12 +227,36 @@ class Engine:
     def _live_members(self, refs: Sequence[ObjectRef]) -> list[Manifest]:
         """Our live members of the kinds of ``refs`` (one LIST per kind)."""
         return [obj for api_version, kind in sorted({(ref.api_version, ref.kind) for ref in refs})
-                for owner, obj in self._applyset_objects(api_version, kind) if owner == self.applyset.id]
+                for obj in self._members_of_kind(api_version, kind)]
 
-    def _applyset_objects(self, api_version: str, kind: str) -> Iterator[tuple[str, Manifest]]:
-        """(ApplySet id, object) for every object of ``kind`` in the namespace that is in any ApplySet."""
-        for obj in self.api.list_labelled(api_version, kind, self.namespace, PART_OF_LABEL):
-            yield obj["metadata"]["labels"][PART_OF_LABEL], {**obj, "apiVersion": api_version, "kind": kind}
+    def _members_of_kind(self, api_version: str, kind: str) -> list[Manifest]:
+        """Our ApplySet's objects of ``kind``: a label-value selector, so other stacks' objects in the same
+        namespace cost nothing (the Terraform provider keeps one ApplySet per connector)."""
+        return [{**obj, "apiVersion": api_version, "kind": kind}
+                for obj in self.api.list_labelled(api_version, kind, self.namespace, PART_OF_LABEL,
+                                                  self.applyset.id)]
+
+    def _refuse_claimed(self, refs: Sequence[ObjectRef]) -> None:
+        """Refuse objects about to be created that already belong to another ApplySet: never take them over.
+
+        A few are fetched one by one; many (a first deploy) by one LIST per kind of every ApplySet member."""
+        owners: dict[Identity, str] = {}
+        if len(refs) <= _FEW:
+            for ref in refs:
+                live = self.api.get(ref)
+                owner = ((live or {}).get("metadata") or {}).get("labels", {}).get(PART_OF_LABEL)
+                if owner is not None:
+                    owners[ref.identity] = owner
+        else:
+            for api_version, kind in sorted({(ref.api_version, ref.kind) for ref in refs}):
+                for obj in self.api.list_labelled(api_version, kind, self.namespace, PART_OF_LABEL):
+                    owner = obj["metadata"]["labels"][PART_OF_LABEL]
+                    owners[ObjectRef.of({**obj, "apiVersion": api_version, "kind": kind}).identity] = owner
+        for ref in refs:
+            owner = owners.get(ref.identity)
+            if owner is not None and owner != self.applyset.id:
+                raise ApplyError(f"{ref} in namespace {self.namespace} belongs to another ApplySet ({owner}); "
+                                 "rename the connector or remove that object")
 
     # -- reading state -----------------------------------------------------------------------------
 
@@ -271,18 +297,10 @@ class Engine:
                                      "remove its members by hand")
                 versions[group_kind] = api_version
         members: dict[Identity, Manifest] = {}
-        claimed: dict[Identity, str] = {}
         for group_kind, api_version in sorted(versions.items()):
-            # Every ApplySet member of the kind: ours to diff and prune, others' never to touch.
-            for owner, obj in self._applyset_objects(api_version, group_kind.partition(".")[0]):
-                if owner == self.applyset.id:
-                    members[ObjectRef.of(obj).identity] = obj
-                else:
-                    claimed[ObjectRef.of(obj).identity] = owner
-        for ref in desired.member_refs:
-            if ref.identity in claimed:
-                raise ApplyError(f"{ref} in namespace {self.namespace} belongs to another ApplySet "
-                                 f"({claimed[ref.identity]}); rename the connector or remove that object")
+            for obj in self._members_of_kind(api_version, group_kind.partition(".")[0]):
+                members[ObjectRef.of(obj).identity] = obj
+        self._refuse_claimed([ref for ref in desired.member_refs if ref.identity not in members])
         return _Live(parent, members)
 
     def _stale(self, desired: _Desired, live: _Live) -> list[Manifest]:

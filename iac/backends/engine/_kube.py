@@ -102,12 +102,14 @@ class KubeApi:
                 raise
         return _plain(obj)
 
-    def list_labelled(self, api_version: str, kind: str, namespace: str, label: str) -> list[Manifest]:
-        """Every ``kind`` object in ``namespace`` that carries ``label`` (any value)."""
+    def list_labelled(self, api_version: str, kind: str, namespace: str, label: str,
+                      value: str | None = None) -> list[Manifest]:
+        """Every ``kind`` object in ``namespace`` whose ``label`` is ``value`` (any value when None)."""
         ref = ObjectRef(kind, "", namespace, api_version)
+        selector = operators.exists() if value is None else value
         with self._errors("list", ref):
             return [_plain(obj) for obj in self.client.list(_res(ref), namespace=namespace,
-                                                               labels={label: operators.exists()})]
+                                                               labels={label: selector})]
 
     def apply(self, obj: Manifest, *, force: bool = False, dry_run: bool = False) -> Manifest:
         """Server-side apply as the engine's field manager."""
