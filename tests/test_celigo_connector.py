@@ -265,3 +265,23 @@ def test_provisioning_refuses_unknown_levels_and_other_entitlements(
         with pytest.raises(BadRequestError, match=message):
             prov.grant(principal, entitlement)
     assert sim.writes.entries() == []
+
+
+def test_inspect_access_reaches_integrations_through_the_account_role(account: tuple[CeligoSim, str],
+                                                                       tmp_path: Path) -> None:
+    """`inspect access` expands role grants like Okta's group grants: a share with an account-level role sees,
+    per integration, the access that role reaches (via role:<level>), besides its own direct grants."""
+    from iac.runtime import inspect_view
+
+    sim, base = account
+    path = tmp_path / "s.sqlite"
+    content = sync(sim, base, path)
+    share = next(s for s in sim.dataset.ashares if s.access_level)
+    with Artifact(path) as art:
+        rows = list(inspect_view(art, "access", principal=f"user:{share.id}").rows)
+    assert [r["via"] for r in rows if r["via"] == "direct"] and rows[0]["via"] == "direct"
+    for integration in sim.dataset.integrations:
+        shown = {r["slug"] for r in rows if r["resource_type"] == "integration" and r["resource_id"] == integration.id}
+        assert shown == effective(content, share.id, integration.id), integration.id
+    via_role = {r["via"] for r in rows if r["via"] != "direct"}
+    assert via_role == {f"role:{share.access_level}"}

@@ -291,7 +291,8 @@ def inspect_artifact(
                                                       help="Only this resource type.")] = None,
 ) -> None:
     """Show what a sync found, for access reviews: resources, entitlements, grants, principals, a
-    principal's effective access (direct and through groups), the diff against the previous sync, or counts."""
+    principal's effective access (direct, and through groups and roles, transitively), the diff against the
+    previous sync, or counts."""
     with user_errors(), Artifact(file) as artifact:
         result = inspect_view(artifact, view.value, principal=principal, resource_type=resource_type)
         _emit(result.columns, result.rows, output)

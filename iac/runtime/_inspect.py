@@ -103,34 +103,36 @@ def _principals(art: Artifact, sid: str, rtype: str | None) -> Iterator[Row]:
 
 
 def _access(art: Artifact, sid: str, principal: ResourceRef) -> Iterator[Row]:
-    """Direct grants, then grants held by the groups the principal is a member of (``expandable``)."""
+    """Direct grants, then what they reach by expansion (``expandable``): a grant held by a group or a role
+    whose ``expandable`` names an entitlement the principal holds (``group:<id>:member``,
+    ``role:<id>:assigned``) is the principal's too, transitively (nested groups), each path once."""
     found = art.conn.execute("SELECT 1 FROM resources WHERE sync_id = ? AND resource_type = ? AND id = ?",
                              (sid, principal.type, principal.id)).fetchone()
     if not found:
         raise ArtifactError(f"no {principal.type} with id {principal.id!r} in the latest sync")
     name_sql = "SELECT display_name FROM resources WHERE sync_id = ? AND resource_type = ? AND id = ?"
+    held_sql = ("SELECT entitlement_id, resource_type, resource_id, data FROM grants INDEXED BY grants_principal "
+                "WHERE sync_id = ? AND principal_type = ? AND principal_id = ? ORDER BY entitlement_id")
 
     def row(g: tuple[Any, ...], via: str) -> Row:
         name = art.conn.execute(name_sql, (sid, g[1], g[2])).fetchone()
         return {"entitlement_id": g[0], "resource_type": g[1], "resource_id": g[2],
                 "resource_name": name[0] if name else None, "slug": g[0].rsplit(":", 1)[1], "via": via}
 
-    direct = art.conn.execute(
-        "SELECT entitlement_id, resource_type, resource_id FROM grants INDEXED BY grants_principal "
-        "WHERE sync_id = ? AND principal_type = ? AND principal_id = ? ORDER BY entitlement_id",
-        (sid, principal.type, principal.id)).fetchall()
-    for g in direct:
-        yield row(g, "direct")
-    memberships = [g[0] for g in direct if g[1] == "group" and g[0].endswith(":member")]
-    for entitlement in memberships:
-        group_id = entitlement.split(":")[1]
-        inherited = art.conn.execute(
-            "SELECT entitlement_id, resource_type, resource_id, data FROM grants INDEXED BY grants_principal "
-            "WHERE sync_id = ? AND principal_type = 'group' AND principal_id = ? ORDER BY entitlement_id",
-            (sid, group_id))
-        for g in inherited.fetchall():
-            if entitlement in (json.loads(g[3]).get("expandable") or []):
-                yield row(g[:3], f"group:{group_id}")
+    reached = [(g, "direct") for g in art.conn.execute(held_sql, (sid, principal.type, principal.id))]
+    expanded: set[str] = set()  # entitlements whose holders' grants were already followed
+    index = 0
+    while index < len(reached):  # breadth first: direct grants, then one expansion step at a time
+        grant, via = reached[index]
+        index += 1
+        yield row(grant, via)
+        entitlement, holder_type, holder_id = grant[0], grant[1], grant[2]
+        if entitlement in expanded:
+            continue
+        expanded.add(entitlement)
+        for held in art.conn.execute(held_sql, (sid, holder_type, holder_id)).fetchall():
+            if entitlement in (json.loads(held[3]).get("expandable") or []):
+                reached.append((held, f"{holder_type}:{holder_id}"))
 
 
 def _diff(art: Artifact) -> Iterator[Row]:
