@@ -35,10 +35,26 @@ ENVIRON = {"C1_CLIENT_ID": "bench-c1-id", "C1_CLIENT_SECRET": "bench-c1-secret",
            "OKTA_API_TOKEN": "bench-okta-token"}
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+SERVER_CPU: dict[str, float] = {}
+"""CPU seconds etcd + kube-apiserver spent serving the last :func:`timed` command (key: the tool)."""
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def timed(argv: list[str], env: dict[str, str], server: list[int] | None = None) -> tuple[float, str]:
+    before = cpu_seconds(server or [])
     start = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     elapsed = time.perf_counter() - start
+    SERVER_CPU[Path(argv[0]).name] = cpu_seconds(server or []) - before
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:3])} ... failed ({result.returncode}): {result.stderr.strip()}")
     return elapsed, result.stdout
@@ -101,11 +117,14 @@ def one_round(cluster: KubeCluster, workdir: Path, connectors: int, index: int, 
                "--field-manager=kubectl-bench", "-f", str(manifest)]
 
     row: dict[str, Any] = {"objects": rendered.count("\nkind: ") + rendered.startswith("kind: ")}
+    server = list(cluster.pids.values())
     for tool in (["iac", "kubectl"] if iac_first else ["kubectl", "iac"]):
         if tool == "iac":
-            row["iac_up_s"], _ = timed(iac("up", str(iac_stack), *target), env)
+            row["iac_up_s"], _ = timed(iac("up", str(iac_stack), *target), env, server)
+            row["iac_server_cpu_s"] = SERVER_CPU[Path(sys.executable).name]
         else:
-            row["kubectl_apply_s"], _ = timed(kubectl, env)
+            row["kubectl_apply_s"], _ = timed(kubectl, env, server)
+            row["kubectl_server_cpu_s"] = SERVER_CPU["kubectl"]
     library_stack = write_stack(workdir / f"lib-{index}.py", name="bench", namespace=f"bench-lib-{index}",
                                 connectors=names)
     row["engine_up_s"] = engine_up(cluster, library_stack, env)
@@ -159,6 +178,10 @@ def main() -> None:
     print(f"re-up of the unchanged stack: {writes} writes, resourceVersions "
           f"{'unchanged' if unchanged else 'CHANGED'} (target {TARGET_REUP_WRITES}: "
           f"{'met' if writes == TARGET_REUP_WRITES and unchanged else 'MISSED'})")
+    cores = os.cpu_count() or 1
+    print(f"apiserver + etcd CPU while applying (medians): {median('iac_server_cpu_s'):.2f} s for iac up, "
+          f"{median('kubectl_server_cpu_s'):.2f} s for kubectl; on {cores} cores the server alone needs "
+          f">= {median('iac_server_cpu_s') / cores:.2f} s of iac up's wall time")
     print(f"preview: {median('iac_preview_unchanged_s'):.2f} s unchanged, "
           f"{median('iac_preview_rotated_s'):.2f} s with every Secret rotated")
     if writes != TARGET_REUP_WRITES or not unchanged:

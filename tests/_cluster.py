@@ -52,6 +52,8 @@ class KubeCluster:
     tokens: dict[str, str]
     workdir: Path
     startup_seconds: float
+    pids: dict[str, int] = field(default_factory=dict)
+    """etcd and kube-apiserver process ids (benchmarks read their CPU time)."""
     _clients: list[Client] = field(default_factory=list, repr=False)
 
     def kubeconfig_for(self, user: str) -> Path:
@@ -235,7 +237,8 @@ def start_cluster(apiserver: Path, etcd: str, openssl: str) -> Iterator[KubeClus
         # --cert-dir holds a self-signed serving cert for 127.0.0.1 (with its CA in the same file).
         ca_file = cert_dir / "apiserver.crt"
         cluster = KubeCluster(server=server, kubeconfig=workdir / "kubeconfig-admin.yaml", ca_file=ca_file,
-                              tokens=tokens, workdir=workdir, startup_seconds=time.monotonic() - started)
+                              tokens=tokens, workdir=workdir, startup_seconds=time.monotonic() - started,
+                              pids={name: proc.pid for name, proc in procs.items()})
         cluster.kubeconfig_for("admin")
         try:
             yield cluster
