@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import httpx
@@ -151,3 +155,27 @@ def test_write_log_keeps_every_body_with_its_outcome_and_token_expiry_is_opt_in(
         assert c.delete("/__sim/writes").status_code == 204 and sim.writes.entries() == []
         refused = c.post("/__sim/tokens/expire")  # the toy's token never expires
         assert refused.status_code == 404 and "no expiring tokens" in refused.json()["error"]
+
+
+@pytest.mark.parametrize("vendor", ["okta", "coupa", "concur", "celigo"])
+def test_cli_fault_options_are_the_fault_settings(vendor: str) -> None:
+    """Every `iac sim <vendor>` takes one option per FaultSettings knob (lost_answer_rate included) and
+    starts the simulator with them; out-of-range rates are refused before anything listens."""
+    refused = subprocess.run([sys.executable, "-m", "iac", "sim", vendor, "--port", "0", "--error-rate", "1.5"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--error-rate" in refused.stderr
+
+    knobs = {f.name: 0.25 if f.name.endswith("_rate") else 7.0 for f in fields(FaultSettings)}
+    argv = [f"--{name.replace('_', '-')}={value}" for name, value in knobs.items()]
+    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", vendor, "--port", "0", "--users", "5", *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        assert httpx.get(f"{base_url}/__sim/faults").json() == knobs
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)

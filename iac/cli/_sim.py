@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import ipaddress
 import time
+from collections.abc import Callable
+from dataclasses import fields
 from typing import Annotated, Any
 
 import typer
 
 from iac.cli._app import app, err
+from iac.sim import FaultSettings
 
 sim_app = typer.Typer(
     name="sim",
@@ -21,8 +26,23 @@ _FAULTS = "Faults (seeded: the same seed and requests give the same faults)"
 _DATA = "Generated org (deterministic from --seed)"
 
 
-def _rate(text: str) -> Any:
-    return typer.Option(help=f"Probability per request of {text}.", min=0.0, max=1.0, rich_help_panel=_FAULTS)
+def _with_fault_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` one option per :class:`FaultSettings` knob (``--error-rate``, ... the names
+    ``POST /__sim/faults`` takes), handed to it as its ``faults`` argument."""
+    knobs = fields(FaultSettings)
+    options = [inspect.Parameter(knob.name, inspect.Parameter.KEYWORD_ONLY, default=knob.default, annotation=Annotated[
+        float, typer.Option(help=knob.metadata["help"], min=0.0, max=1.0 if knob.name.endswith("_rate") else None,
+                            rich_help_panel=_FAULTS)]) for knob in knobs]
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "faults"]
+
+    @functools.wraps(command)
+    def with_faults(**kwargs: Any) -> None:
+        command(faults=FaultSettings(**{knob.name: kwargs.pop(knob.name) for knob in knobs}), **kwargs)
+
+    signature = inspect.Signature([*own, *options], return_annotation=None)
+    with_faults.__signature__ = signature  # type: ignore[attr-defined]  # what Typer reads
+    with_faults.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()} | {"return": None}
+    return with_faults
 
 
 def _is_loopback(host: str) -> bool:
@@ -35,6 +55,7 @@ def _is_loopback(host: str) -> bool:
 
 
 @sim_app.command("okta")
+@_with_fault_options
 def okta(
     port: Annotated[int, typer.Option(help="TCP port; 0 picks a free one.", min=0, max=65535)] = 8099,
     host: Annotated[str, typer.Option(help="Address to bind. Loopback by default; anything else is "
@@ -55,16 +76,8 @@ def okta(
         "--print-token", help="Print the API token on stdout after the base URL.")] = False,
     rate_scale: Annotated[float, typer.Option(
         help="Multiply Okta's per-minute limits (e.g. 0.01 to hit 429s quickly).", min=0.0001)] = 1.0,
-    latency_ms: Annotated[float, typer.Option(help="Added to every response.", min=0.0,
-                                              rich_help_panel=_FAULTS)] = 0.0,
-    error_rate: Annotated[float, _rate("a 500 E0000009")] = 0.0,
-    rate_limit_rate: Annotated[float, _rate("a 429 E0000047 while the bucket still has room")] = 0.0,
-    reset_rate: Annotated[float, _rate("cutting the connection mid-response")] = 0.0,
-    stall_rate: Annotated[float, _rate("holding the response for --stall-seconds")] = 0.0,
-    stall_seconds: Annotated[float, typer.Option(help="How long a stalled response is held.", min=0.0,
-                                                 rich_help_panel=_FAULTS)] = 30.0,
-    malformed_page_rate: Annotated[float, _rate("a list page whose JSON is cut short")] = 0.0,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    faults: FaultSettings | None = None,
 ) -> None:
     """Serve a simulated Okta org until Ctrl-C.
 
@@ -74,11 +87,8 @@ def okta(
 
     Read request counts at GET /__sim/stats and ground-truth counts at GET /__sim/state.
     """
-    from iac.sim import FaultSettings, OktaSim, run
+    from iac.sim import OktaSim, run
 
-    faults = FaultSettings(latency_ms=latency_ms, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
-                           reset_rate=reset_rate, stall_rate=stall_rate, stall_seconds=stall_seconds,
-                           malformed_page_rate=malformed_page_rate)
     started = time.perf_counter()
     sim = OktaSim(seed=seed, users=users, groups=groups, apps=apps, memberships=memberships,
                   token=token, rate_scale=rate_scale, faults=faults)
@@ -109,14 +119,6 @@ def okta(
 _CREDENTIALS_HELP = "Print the credentials as one JSON line on stdout after the base URL."
 _TOKEN_LIFETIME_HELP = "Seconds an access token lives; expire them all at once with POST /__sim/tokens/expire."
 
-
-def _faults(latency_ms: float, error_rate: float, rate_limit_rate: float, reset_rate: float, stall_rate: float,
-            stall_seconds: float, malformed_page_rate: float) -> Any:
-    from iac.sim import FaultSettings
-
-    return FaultSettings(latency_ms=latency_ms, error_rate=error_rate, rate_limit_rate=rate_limit_rate,
-                         reset_rate=reset_rate, stall_rate=stall_rate, stall_seconds=stall_seconds,
-                         malformed_page_rate=malformed_page_rate)
 
 
 def _serve(name: str, sim: Any, summary: str, credentials: dict[str, str], *, host: str, port: int,
@@ -152,19 +154,12 @@ _Host = Annotated[str, typer.Option(help="Address to bind. Loopback by default; 
 _Seed = Annotated[int, typer.Option(help="Seed for data, ids, credentials and faults.", rich_help_panel=_DATA)]
 _RateScale = Annotated[float, typer.Option(help="Multiply the vendor's rate limits (e.g. 0.01 to hit 429s quickly).",
                                            min=0.0001)]
-_Latency = Annotated[float, typer.Option(help="Added to every response.", min=0.0, rich_help_panel=_FAULTS)]
-_Error = Annotated[float, _rate("a 5xx in the vendor's error format")]
-_RateLimited = Annotated[float, _rate("a 429 while the bucket still has room")]
-_Reset = Annotated[float, _rate("cutting the connection mid-response")]
-_Stall = Annotated[float, _rate("holding the response for --stall-seconds")]
-_StallSeconds = Annotated[float, typer.Option(help="How long a stalled response is held.", min=0.0,
-                                              rich_help_panel=_FAULTS)]
-_Malformed = Annotated[float, _rate("a list page whose JSON is cut short")]
 _LogLevel = Annotated[str, typer.Option(help="uvicorn log level.")]
 _PrintCredentials = Annotated[bool, typer.Option("--print-credentials", help=_CREDENTIALS_HELP)]
 
 
 @sim_app.command("coupa")
+@_with_fault_options
 def coupa(
     port: _Port = 8098,
     host: _Host = "127.0.0.1",
@@ -177,15 +172,9 @@ def coupa(
     token_lifetime: Annotated[float, typer.Option(help=_TOKEN_LIFETIME_HELP, min=1.0)] = 86_400.0,
     retry_after: Annotated[bool, typer.Option(help="Send Retry-After with 429s (Coupa documents none).")] = False,
     rate_scale: _RateScale = 1.0,
-    latency_ms: _Latency = 0.0,
-    error_rate: _Error = 0.0,
-    rate_limit_rate: _RateLimited = 0.0,
-    reset_rate: _Reset = 0.0,
-    stall_rate: _Stall = 0.0,
-    stall_seconds: _StallSeconds = 30.0,
-    malformed_page_rate: _Malformed = 0.0,
     print_credentials: _PrintCredentials = False,
     log_level: _LogLevel = "warning",
+    faults: FaultSettings | None = None,
 ) -> None:
     """Serve a simulated Coupa instance until Ctrl-C (OAuth client credentials at POST /oauth2/token).
 
@@ -196,8 +185,7 @@ def coupa(
     started = time.perf_counter()
     sim = CoupaSim(seed=seed, users=users, user_groups=user_groups, content_groups=content_groups,
                    account_groups=account_groups, token_lifetime=token_lifetime, retry_after=retry_after,
-                   rate_scale=rate_scale, faults=_faults(latency_ms, error_rate, rate_limit_rate, reset_rate,
-                                                         stall_rate, stall_seconds, malformed_page_rate))
+                   rate_scale=rate_scale, faults=faults)
     counts = sim.dataset.counts()
     summary = (f"{counts['users']} users, {counts['user_groups']} user groups, {counts['roles']} roles, "
                f"generated in {time.perf_counter() - started:.2f}s (seed {seed})")
@@ -206,6 +194,7 @@ def coupa(
 
 
 @sim_app.command("concur")
+@_with_fault_options
 def concur(
     port: _Port = 8097,
     host: _Host = "127.0.0.1",
@@ -220,15 +209,9 @@ def concur(
     provision_delay: Annotated[float, typer.Option(
         help="Seconds before a /profile/v4/Bulk request takes effect.", min=0.0)] = 1.0,
     rate_scale: _RateScale = 1.0,
-    latency_ms: _Latency = 0.0,
-    error_rate: _Error = 0.0,
-    rate_limit_rate: _RateLimited = 0.0,
-    reset_rate: _Reset = 0.0,
-    stall_rate: _Stall = 0.0,
-    stall_seconds: _StallSeconds = 30.0,
-    malformed_page_rate: _Malformed = 0.0,
     print_credentials: _PrintCredentials = False,
     log_level: _LogLevel = "warning",
+    faults: FaultSettings | None = None,
 ) -> None:
     """Serve a simulated SAP Concur company until Ctrl-C (refresh-token OAuth at POST /oauth2/v0/token).
 
@@ -241,8 +224,7 @@ def concur(
     sim = ConcurSim(seed=seed, users=users, token_lifetime=token_lifetime,
                     rotate_refresh_tokens=rotate_refresh_tokens, refresh_grace_seconds=refresh_grace_seconds,
                     provision_delay=provision_delay, rate_scale=rate_scale,
-                    faults=_faults(latency_ms, error_rate, rate_limit_rate, reset_rate, stall_rate, stall_seconds,
-                                   malformed_page_rate))
+                    faults=faults)
     counts = sim.dataset.counts()
     summary = (f"{counts['users']} users, {counts['role_assignments']} Spend role assignments, "
                f"generated in {time.perf_counter() - started:.2f}s (seed {seed})")
@@ -252,6 +234,7 @@ def concur(
 
 
 @sim_app.command("celigo")
+@_with_fault_options
 def celigo(
     port: _Port = 8096,
     host: _Host = "127.0.0.1",
@@ -262,15 +245,9 @@ def celigo(
                                            min=1, max=1000)] = 100,
     seed: _Seed = 0,
     rate_scale: _RateScale = 1.0,
-    latency_ms: _Latency = 0.0,
-    error_rate: _Error = 0.0,
-    rate_limit_rate: _RateLimited = 0.0,
-    reset_rate: _Reset = 0.0,
-    stall_rate: _Stall = 0.0,
-    stall_seconds: _StallSeconds = 30.0,
-    malformed_page_rate: _Malformed = 0.0,
     print_credentials: _PrintCredentials = False,
     log_level: _LogLevel = "warning",
+    faults: FaultSettings | None = None,
 ) -> None:
     """Serve a simulated Celigo account until Ctrl-C (Authorization: Bearer <token>).
 
@@ -280,8 +257,7 @@ def celigo(
 
     started = time.perf_counter()
     sim = CeligoSim(seed=seed, users=users, integrations=integrations, page_size=page_size, rate_scale=rate_scale,
-                    faults=_faults(latency_ms, error_rate, rate_limit_rate, reset_rate, stall_rate, stall_seconds,
-                                   malformed_page_rate))
+                    faults=faults)
     counts = sim.dataset.counts()
     summary = (f"{counts['ashares']} users, {counts['integrations']} integrations, "
                f"generated in {time.perf_counter() - started:.2f}s (seed {seed})")

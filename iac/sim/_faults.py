@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from iac.sim._seeded import stable_fraction
@@ -27,19 +27,24 @@ class Fault(enum.StrEnum):
     LOST_ANSWER = "lost_answer"  # the request is carried out, then the connection is cut before the answer
 
 
+def _knob(default: float, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class FaultSettings:
-    """What to inject. Rates are probabilities in [0, 1] per request."""
+    """What to inject. Rates are probabilities in [0, 1] per request. Each field's ``help`` is what
+    ``iac sim <vendor> --help`` shows for the option of the same name."""
 
-    latency_ms: float = 0.0
-    error_rate: float = 0.0
-    rate_limit_rate: float = 0.0
-    reset_rate: float = 0.0
-    stall_rate: float = 0.0
-    stall_seconds: float = 30.0
-    malformed_page_rate: float = 0.0
-    lost_answer_rate: float = 0.0
-    """Writes carried out whose answer never arrives: a client that retries blindly applies them twice."""
+    latency_ms: float = _knob(0.0, "Milliseconds added to every response.")
+    error_rate: float = _knob(0.0, "Probability per request of a 5xx in the vendor's error format.")
+    rate_limit_rate: float = _knob(0.0, "Probability per request of a 429 while the bucket still has room.")
+    reset_rate: float = _knob(0.0, "Probability per request of cutting the connection mid-response.")
+    stall_rate: float = _knob(0.0, "Probability per request of holding the response for --stall-seconds.")
+    stall_seconds: float = _knob(30.0, "How long a stalled response is held.")
+    malformed_page_rate: float = _knob(0.0, "Probability per list page of JSON cut short.")
+    lost_answer_rate: float = _knob(0.0, "Probability per write of carrying it out, then cutting the connection "
+                                         "before the answer (a blind retry would apply it twice).")
 
     def __post_init__(self) -> None:
         self.validate()
