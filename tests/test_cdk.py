@@ -314,20 +314,33 @@ def test_flavor_choice_prefers_cdk_terrain_and_explains_what_is_missing(monkeypa
 
 
 def test_a_field_the_provider_cannot_express_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from iac.backends.cdk import TranslationError, to_kwargs
+    from iac.backends.cdk import TranslationError, to_config
     from iac.backends.cdk._shim import load
 
     monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     deployment = load("cdktn").provider("deployment_v1")
     assert deployment is not None
-    kwargs = to_kwargs(deployment.DeploymentV1Config, {"spec": {"replicas": 1, "template": {
-        "metadata": {}, "spec": {"containers": [{"name": "c", "volumeMounts": [{"name": "t", "mountPath": "/tmp"}]}]}}}}, "d")
-    container = kwargs["spec"].template.spec.container[0]
-    assert kwargs["spec"].replicas == "1" and container.volume_mount[0].mount_path == "/tmp"
+    config = to_config(deployment.DeploymentV1Config, {"metadata": {"name": "d"}, "spec": {"replicas": 1, "template": {
+        "metadata": {}, "spec": {"containers": [{"name": "c", "volumeMounts": [{"name": "t", "mountPath": "/tmp"}]}]}}}},
+        "d")
+    assert config == {"metadata": {"name": "d"}, "spec": {"replicas": "1", "template": {"metadata": {}, "spec": {
+        "container": [{"name": "c", "volumeMount": [{"name": "t", "mountPath": "/tmp"}]}]}}}}, \
+        "jsii's camelCase names, numbers as strings where the provider takes strings, nothing unset"
     with pytest.raises(TranslationError, match=r"d\.spec\.template\.spec\.bogusField: the provider's "):
-        to_kwargs(deployment.DeploymentV1Config, {"spec": {"template": {"spec": {"bogusField": 1}}}}, "d")
-    with pytest.raises(TranslationError, match=r"d\.spec\.template: .*missing 1 required keyword-only argument"):
-        to_kwargs(deployment.DeploymentV1Config, {"spec": {"template": {"spec": {}}}}, "d")
+        to_config(deployment.DeploymentV1Config, {"spec": {"template": {"spec": {"bogusField": 1}}}}, "d")
+    with pytest.raises(TranslationError, match=r"d\.spec\.template: the provider's DeploymentV1SpecTemplate requires "
+                                               r"metadata$"):
+        to_config(deployment.DeploymentV1Config, {"spec": {"template": {"spec": {}}}}, "d")
+    with pytest.raises(TranslationError, match=r"d\.spec\.template\.spec\.containers\[0\]: the provider's "
+                                               r"DeploymentV1SpecTemplateSpecContainer requires name$"):
+        to_config(deployment.DeploymentV1Config, {"spec": {"template": {"metadata": {}, "spec": {
+            "containers": [{"image": "x"}]}}}}, "d")
+    with pytest.raises(TranslationError, match=r"d\.spec\.template\.spec\.automountServiceAccountToken: the "
+                                               r"provider expects bool or IResolvable, not 'no'$"):
+        to_config(deployment.DeploymentV1Config, {"spec": {"template": {"metadata": {}, "spec": {
+            "automountServiceAccountToken": "no"}}}}, "d")
+    with pytest.raises(TranslationError, match=r"^d: the provider's DeploymentV1Config requires metadata$"):
+        to_config(deployment.DeploymentV1Config, {"spec": {"template": {"metadata": {}, "spec": {}}}}, "d")
 
 
 # -- Terraform JSON → Kubernetes objects, guided by the Kubernetes OpenAPI schemas ----------------------------

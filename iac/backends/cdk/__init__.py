@@ -19,7 +19,7 @@ from iac.backends.cdk._app import (
 )
 from iac.backends.cdk._settings import PROVIDERS, Provider, SynthSettings, read_context, settings_from_context
 from iac.backends.cdk._shim import FLAVORS, Cdk, CdkUnavailableError, Flavor, installed_flavors, load, resolve_flavor
-from iac.backends.cdk._translate import TranslationError, to_kwargs
+from iac.backends.cdk._translate import TranslationError, to_config
 
 __all__ = [
     "CHECKSUM_ANNOTATION",
@@ -40,6 +40,6 @@ __all__ = [
     "resolve_flavor",
     "settings_from_context",
     "synth",
-    "to_kwargs",
+    "to_config",
     "variable_name",
 ]

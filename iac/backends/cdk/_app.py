@@ -23,8 +23,8 @@ from typing import Any
 from iac.backends._bindings import SecretBinding, secret_bindings
 from iac.backends.cdk._conductorone import Credentials, declare_conductorone
 from iac.backends.cdk._settings import SynthSettings
-from iac.backends.cdk._shim import Cdk, load, resolve_flavor
-from iac.backends.cdk._translate import TranslationError, config_class, to_kwargs
+from iac.backends.cdk._shim import Cdk, CdkCreateError, load, resolve_flavor
+from iac.backends.cdk._translate import TranslationError, config_class, to_config
 from iac.errors import RenderError
 from iac.render import render_connector, render_stack
 from iac.spec import C1App, Connector, Stack, conductorone_apps
@@ -38,6 +38,10 @@ MIN_TERRAFORM_WRITE_ONLY = "1.11.0"
 SECRET_HASHES = "secret_hashes"
 """The local that maps each Secret's name to a salted SHA-256 of its values (revision and pod checksum)."""
 Object = dict[str, Any]
+HIDDEN_ID = "Default"
+"""The construct id the CDK leaves out of logical ids."""
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,255}")
+"""A logical id the CDK takes unchanged from a construct id."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ class _Builder:
         self.variables: dict[str, TfVariable] = {}
         self.secret_hashes: dict[str, _Hcl] = {}
         self.credentials: Credentials = {}
+        self.typed_classes: dict[tuple[str, str], type[Any] | None] = {}
+        self.type_scopes: dict[type[Any], Any] = {}
+        """Resource class → the scope of its resources (see :meth:`_declare`), in order of creation."""
 
     def build(self, stack_id: str, apps: list[C1App]) -> None:
         # Stack-level objects (the Namespace with create_namespace) are what a stack without connectors renders.
@@ -132,7 +139,7 @@ class _Builder:
 
         self.credentials = declare_conductorone(self.lib, self.scope, apps, workspace=stack_id,
                                                 variable=lambda binding: f"var.{self._variable(binding)}")
-        shared = [self._resource(self.scope, o) for o in stack_level]
+        shared = [self._resource(o) for o in stack_level]
         for connector in self.stack.self_hosted:
             objects = render_connector(self.stack, connector, environ={}, redact_secrets=True)
             self._connector(connector, objects, shared)
@@ -140,22 +147,20 @@ class _Builder:
             self.lib.TerraformLocal(self.scope, SECRET_HASHES, f"${{ {_Hcl.render(self.secret_hashes)} }}")
 
     def _connector(self, connector: Connector, objects: list[Object], depends_on: list[Any]) -> None:
-        # A construct per connector groups its resources in the tree (`cdktf synth` paths, `manifest.json`).
-        group = _construct_class()(self.scope, connector.name)
         bindings = {b.env: b for b in secret_bindings(self.stack, connector)}
         secret_hash: str | None = None
         salt = _checksums(objects)
         for obj in objects:
             if obj["apiVersion"] == "v1" and obj["kind"] == "Secret":
-                secret_hash = self._secret(group, obj, bindings, salt, depends_on)
+                secret_hash = self._secret(obj, bindings, salt, depends_on)
         for obj in objects:
             if obj["apiVersion"] == "v1" and obj["kind"] == "Secret":
                 continue
             if secret_hash is not None:
                 obj = _with_checksum(obj, secret_hash)
-            self._resource(group, obj, depends_on)
+            self._resource(obj, depends_on)
 
-    def _secret(self, scope: Any, obj: Object, bindings: Mapping[str, SecretBinding], salt: list[str],
+    def _secret(self, obj: Object, bindings: Mapping[str, SecretBinding], salt: list[str],
                 depends_on: list[Any]) -> str:
         """Declare a Secret whose values come from sensitive variables (and, with ConductorOne.managed, from the
         connector's credential resource); return the expression of their hash."""
@@ -181,15 +186,15 @@ class _Builder:
         resource_class = self._typed_class(obj)
         if resource_class is None:  # pragma: no cover - both bindings ship kubernetes_secret_v1
             raise RenderError(f"the {self.cdk.flavor} kubernetes bindings have no typed Secret resource")
-        kwargs = to_kwargs(config_class(resource_class), fields, f"{obj['kind']} {name}")
         references = {key: f"${{{expression}}}" for key, expression in values.items()}
         if self.settings.write_only:
             revision = f"${{nonsensitive(parseint(substr({digest}, 0, 12), 16))}}"
-            kwargs.update(data_wo=references, data_wo_revision=self.lib.Token.as_number(revision))
+            arguments = {"data_wo": references, "data_wo_revision": self.lib.Token.as_number(revision)}
         else:
-            kwargs.update(data=references)
-        resource = resource_class(scope, f"Secret-{name}", depends_on=depends_on or None, **kwargs)
-        resource.override_logical_id(name)
+            arguments = {"data": references}
+        where = f"{obj['kind']} {name}"
+        config = to_config(config_class(resource_class), fields, where, depends_on=depends_on or None, **arguments)
+        self._declare(resource_class, name, config, where)
         return f"${{nonsensitive({digest})}}"
 
     def _variable(self, binding: SecretBinding) -> str:
@@ -208,31 +213,49 @@ class _Builder:
                 description=f"{binding.ref.describe()}: a secret value, supplied at plan time (TF_VAR_{name})")
         return name
 
-    def _resource(self, scope: Any, obj: Object, depends_on: list[Any] | None = None) -> Any:
+    def _resource(self, obj: Object, depends_on: list[Any] | None = None) -> Any:
         name = obj["metadata"]["name"]
         where = f"{obj['kind']} {name}"
         resource_class = self._typed_class(obj)
-        extra = {"depends_on": depends_on} if depends_on else {}
         if resource_class is None:
-            manifest = self._module("manifest")
-            resource = manifest.Manifest(scope, f"{obj['kind']}-{name}", manifest=obj, **extra)
-            resource.override_logical_id(_tf_name(f"{obj['kind'].lower()}_{name}"))
-            return resource
+            resource_class = self._module("manifest").Manifest
+            config = to_config(config_class(resource_class), {}, where, manifest=obj, depends_on=depends_on or None)
+            return self._declare(resource_class, _tf_name(f"{obj['kind'].lower()}_{name}"), config, where)
         fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-        kwargs = to_kwargs(config_class(resource_class), fields, where)
+        config = to_config(config_class(resource_class), fields, where, depends_on=depends_on or None)
+        return self._declare(resource_class, name, config, where)
+
+    def _declare(self, resource_class: type[Any], logical_id: str, config: Mapping[str, Any], where: str) -> Any:
+        """A resource named ``logical_id`` in the Terraform configuration (``kubernetes_deployment_v1.<id>``).
+
+        Each resource type has its own scope with the construct id ``Default``, nested one level deeper per type
+        (``<stack>/Default/Default/<id>``): the CDK leaves ``Default`` out of logical ids, so a resource whose
+        construct id is ``logical_id`` gets it as its logical id, with no ``override_logical_id`` round trip to
+        the jsii runtime; within one type Terraform names are unique, across types they need not be."""
+        scope = self.type_scopes.get(resource_class)
+        if scope is None:
+            parent = next(reversed(self.type_scopes.values()), self.scope)
+            scope = self.type_scopes[resource_class] = _construct_class()(parent, HIDDEN_ID)
+        plain = _PLAIN_ID.fullmatch(logical_id) is not None and logical_id != HIDDEN_ID
         try:
-            resource = resource_class(scope, f"{obj['kind']}-{name}", **kwargs, **extra)
-        except TypeError as exc:  # the bindings' own type checks
+            resource = self.cdk.create(resource_class, scope, logical_id if plain else f"_{logical_id}", config)
+        except CdkCreateError as exc:  # jsii's runtime checks the configuration against the provider's types
             raise TranslationError(f"{where}: {exc}") from None
-        resource.override_logical_id(name)
+        if not plain:  # the CDK would drop characters from it (a rendered name is a DNS label: never happens)
+            resource.override_logical_id(logical_id)
         return resource
 
     def _typed_class(self, obj: Object) -> type[Any] | None:
         """The provider's typed resource for a built-in kind (``kubernetes_deployment_v1``), else None."""
-        group, _, version = obj["apiVersion"].rpartition("/")
+        key = (obj["apiVersion"], obj["kind"])
+        if key not in self.typed_classes:
+            self.typed_classes[key] = self._find_typed_class(*key)
+        return self.typed_classes[key]
+
+    def _find_typed_class(self, api_version: str, kind: str) -> type[Any] | None:
+        group, _, version = api_version.rpartition("/")
         if group and "." in group and not group.endswith(".k8s.io"):
             return None
-        kind: str = obj["kind"]
         module = self.cdk.provider(f"{re.sub(r'(?<!^)(?=[A-Z])', '_', kind).lower()}_{version}")
         cls = getattr(module, f"{kind}{version.capitalize()}", None) if module is not None else None
         return cls if isinstance(cls, type) else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -18,7 +19,8 @@ from typing import Any, Literal, get_args
 
 from iac.errors import IacError
 
-__all__ = ["FLAVORS", "Cdk", "Flavor", "installed_flavors", "load", "resolve_flavor"]
+__all__ = ["FLAVORS", "Cdk", "CdkCreateError", "CdkUnavailableError", "Flavor", "installed_flavors", "load",
+           "resolve_flavor"]
 
 Flavor = Literal["cdktn", "cdktf"]
 FLAVORS: tuple[Flavor, ...] = get_args(Flavor)
@@ -34,6 +36,10 @@ _PACKAGES: dict[Flavor, tuple[str, str, str]] = {
 
 class CdkUnavailableError(IacError):
     """The requested CDK flavor is not installed."""
+
+
+class CdkCreateError(IacError):
+    """The jsii runtime refused a construct's configuration."""
 
 
 def installed_flavors() -> list[Flavor]:
@@ -74,9 +80,31 @@ class Cdk:
         except ModuleNotFoundError:
             return None
 
+    @staticmethod
+    def create(construct_class: type[Any], scope: Any, construct_id: str, config: Mapping[str, Any]) -> Any:
+        """A new ``construct_class(scope, construct_id, **config)`` whose props ``config`` are already in jsii's
+        wire form (:func:`._translate.to_config`): what the generated constructor does after building and
+        type-checking its struct classes, which jsii's runtime then checks again against the same types."""
+        import jsii
+        from jsii.errors import JSIIError
+
+        construct = object.__new__(construct_class)
+        try:
+            jsii.create(construct_class, construct, [scope, construct_id, config])
+        except (JSIIError, RuntimeError) as exc:
+            raise CdkCreateError(str(exc)) from None
+        return construct
+
 
 @cache
 def load(flavor: Flavor) -> Cdk:
-    """Import the library of ``flavor`` (this is where the cost is paid)."""
+    """Import the library of ``flavor`` (this is where the cost is paid).
+
+    CDK Terrain records a JavaScript stack trace for every token and complex attribute it creates (dozens per
+    resource), only to show it in an error about an unresolvable token; ``CDKTN_DISABLE_CREATION_STACK=1``
+    turns that off (0.3 s of a 100-connector synth, bench/synth.py). It must be in the environment when the
+    jsii runtime starts (the first import of a jsii library); a setting of the caller's own is kept."""
     core, bindings, _ = _PACKAGES[flavor]
+    if flavor == "cdktn":
+        os.environ.setdefault("CDKTN_DISABLE_CREATION_STACK", "1")
     return Cdk(flavor=flavor, lib=importlib.import_module(core), bindings=bindings)
