@@ -1,5 +1,6 @@
-"""Shared by the sync benchmarks: a latency wrapper for the simulators and a child process per sync
-(so the peak RSS measured is the sync's alone)."""
+"""Shared by the sync benchmarks: a latency wrapper for the simulators, the environment a pod of the
+integration would get, a child process per sync (so the peak RSS measured is the sync's alone, and no
+credential ever travels in its arguments) and the run-every-size-and-report main loop."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -32,6 +35,21 @@ class Latency:
         await self.app(scope, receive, send)
 
 
+INTERLEAVE_ENV = "BENCH_INTERLEAVE"
+"""``0`` runs the child's sync without bucket-aware interleaving (the one-request-at-a-time baseline)."""
+
+
+def sync_env(integration: Any, *, simulator: str, file: Path, workers: int, share: float, log_level: str = "warn",
+             **settings: Any) -> dict[str, str]:
+    """The environment of a pod of ``integration`` (names from its spec) pointed at the simulator, plus the
+    runtime's own knobs: this environment without any inherited ``BATON_*``."""
+    env_of = {spec.name: spec.env for spec in integration.connector_settings()}
+    values = {**settings, "base_url_override": simulator, "rate_limit_share": share, "log_level": log_level}
+    return {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | {
+        env_of[name]: str(value) for name, value in values.items()} | {
+        "BATON_FILE": str(file), "BATON_WORKERS": str(workers)}
+
+
 def child_sync(connector: str) -> None:
     """Run one sync of ``connector`` in this process, configured by the BATON_* environment like a pod;
     print a JSON summary."""
@@ -42,7 +60,8 @@ def child_sync(connector: str) -> None:
     settings = load_settings(entry.integration)
     runner = entry.build(settings, Wiring())
     started = time.monotonic()
-    engine = SyncEngine(runner, settings.file, workers=settings.workers)
+    interleave = os.environ.get(INTERLEAVE_ENV, "1") != "0"
+    engine = SyncEngine(runner, settings.file, workers=settings.workers, interleave=interleave)
     result = engine.run()
     runner.close()
     print(json.dumps({"wall": time.monotonic() - started, "stats": result.stats,
@@ -64,10 +83,9 @@ def run_child(script: str, env: dict[str, str]) -> dict[str, Any]:
     return summary
 
 
-def sync_arguments(doc: str | None, default_sizes: str) -> Any:
-    """The command line every sync benchmark takes."""
+def sync_arguments(doc: str | None, default_sizes: str, extra: Callable[[Any], None] | None = None) -> Any:
+    """The command line every sync benchmark takes (``extra(parser)`` adds a benchmark's own)."""
     import argparse
-    from pathlib import Path
 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=default_sizes, help="comma-separated user counts")
@@ -78,6 +96,8 @@ def sync_arguments(doc: str | None, default_sizes: str) -> Any:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    if extra is not None:
+        extra(parser)
     return parser.parse_args()
 
 
@@ -91,3 +111,21 @@ def run_figures(summary: dict[str, Any], by_endpoint: dict[str, dict[str, int]])
 def print_run(users: int, report: dict[str, Any]) -> None:
     print(f"[{users} users] {json.dumps({k: v for k, v in report.items() if k != 'requests_by_endpoint'})}",
           file=sys.stderr, flush=True)
+
+
+def run_sizes(connector: str, args: Any, bench_size: Callable[[int, Any, Path], dict[str, Any]],
+              verdict: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> None:
+    """The sync benchmarks' main: in the child, one sync; else ``bench_size`` per ``--sizes`` in a scratch
+    directory, then the JSON report (stdout, and ``--json``)."""
+    if args.child:
+        child_sync(connector)
+        return
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    with tempfile.TemporaryDirectory(prefix=f"bench-{connector}-") as tmp:
+        runs = [bench_size(n, args, Path(tmp)) for n in sizes]
+    result = {"connector": connector, "share": args.share, "workers": args.workers,
+              "latency_ms": [args.latency_min, args.latency_max], "runs": runs, "verdict": verdict(runs)}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")

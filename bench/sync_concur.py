@@ -17,15 +17,14 @@ floor is not 0, peak RSS <= 200 MB.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Latency, child_sync, print_run, run_child, run_figures, sync_arguments
+from _harness import Latency, print_run, run_child, run_figures, run_sizes, sync_arguments, sync_env
+
+from iac.spec import Concur
 
 
 def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -35,11 +34,9 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     file = workdir / f"concur-{users}.sqlite"
     with serve(Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000)) as base:
         httpx.delete(f"{base}/__sim/stats")  # fresh counters and buckets
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | {
-            "BATON_CONCUR_BASE_URL": "https://us2.api.concursolutions.com", "BATON_CONCUR_CLIENT_ID": sim.client_id,
-            "BATON_CONCUR_CLIENT_SECRET": sim.client_secret, "BATON_CONCUR_REFRESH_TOKEN": sim.refresh_token,
-            "BATON_BASE_URL": base, "BATON_FILE": str(file), "BATON_WORKERS": str(args.workers),
-            "BATON_LOG_LEVEL": "error"}
+        env = sync_env(Concur, simulator=base, file=file, workers=args.workers, share=args.share,
+                       log_level="error", base_url="https://us2.api.concursolutions.com",
+                       client_id=sim.client_id, client_secret=sim.client_secret, refresh_token=sim.refresh_token)
         print(f"[{users} users] syncing ...", file=sys.stderr, flush=True)
         summary = run_child(__file__, env)
     by_endpoint = sim.stats.by_endpoint()
@@ -55,25 +52,16 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     return report
 
 
-def main() -> None:
-    args = sync_arguments(__doc__, "10000,100000")
-    if args.child:
-        child_sync("concur")
-        return
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    with tempfile.TemporaryDirectory(prefix="bench-concur-") as tmp:
-        runs = [bench_size(n, args, Path(tmp)) for n in sizes]
-    verdict = {
+def verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "wall_within_1_15x_floor_where_rate_bound": all(r["wall_over_floor"] <= 1.15 for r in runs
                                                         if r["wall_over_floor"] is not None),
         "peak_rss_under_200mb": all(r["peak_rss_mb"] <= 200 for r in runs),
     }
-    result = {"connector": "concur", "workers": args.workers,
-              "latency_ms": [args.latency_min, args.latency_max], "runs": runs, "verdict": verdict}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+
+
+def main() -> None:
+    run_sizes("concur", sync_arguments(__doc__, "10000,100000"), bench_size, verdict)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,14 @@ The **rate-limit floor**: Coupa allows "25 requests per second and a burst of 20
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import Latency, child_sync, print_run, run_child, run_figures, sync_arguments
+from _harness import Latency, print_run, run_child, run_figures, run_sizes, sync_arguments, sync_env
+
+from iac.spec import Coupa
 
 
 def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -33,10 +32,8 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     file = workdir / f"coupa-{users}.sqlite"
     with serve(Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000)) as base:
         httpx.delete(f"{base}/__sim/stats")  # fresh counters and buckets
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | {
-            "BATON_COUPA_DOMAIN": "bench.coupahost.com", "BATON_COUPA_CLIENT_ID": sim.client_id,
-            "BATON_COUPA_CLIENT_SECRET": sim.client_secret, "BATON_BASE_URL": base, "BATON_FILE": str(file),
-            "BATON_WORKERS": str(args.workers), "BATON_RATE_LIMIT_SHARE": str(args.share), "BATON_LOG_LEVEL": "warn"}
+        env = sync_env(Coupa, simulator=base, file=file, workers=args.workers, share=args.share,
+                       domain="bench.coupahost.com", client_id=sim.client_id, client_secret=sim.client_secret)
         print(f"[{users} users] syncing ...", file=sys.stderr, flush=True)
         summary = run_child(__file__, env)
     by_endpoint = sim.stats.by_endpoint()
@@ -51,26 +48,17 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     return report
 
 
-def main() -> None:
-    args = sync_arguments(__doc__, "10000")
-    if args.child:
-        child_sync("coupa")
-        return
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    with tempfile.TemporaryDirectory(prefix="bench-coupa-") as tmp:
-        runs = [bench_size(n, args, Path(tmp)) for n in sizes]
-    verdict = {
+def verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "wall_within_1_15x_floor": all(r["wall_over_floor"] is not None and r["wall_over_floor"] <= 1.15
                                        for r in runs),
         "no_429": all(r["http_429"] == 0 for r in runs),
         "peak_rss_under_200mb": all(r["peak_rss_mb"] <= 200 for r in runs),
     }
-    result = {"connector": "coupa", "share": args.share, "workers": args.workers,
-              "latency_ms": [args.latency_min, args.latency_max], "runs": runs, "verdict": verdict}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+
+
+def main() -> None:
+    run_sizes("coupa", sync_arguments(__doc__, "10000"), bench_size, verdict)
 
 
 if __name__ == "__main__":
