@@ -41,13 +41,13 @@ INTERLEAVE_ENV = "BENCH_INTERLEAVE"
 
 def sync_env(integration: Any, *, simulator: str, file: Path, workers: int, share: float, log_level: str = "warn",
              **settings: Any) -> dict[str, str]:
-    """The environment of a pod of ``integration`` (names from its spec) pointed at the simulator, plus the
-    runtime's own knobs: this environment without any inherited ``BATON_*``."""
-    env_of = {spec.name: spec.env for spec in integration.connector_settings()}
-    values = {**settings, "base_url_override": simulator, "rate_limit_share": share, "log_level": log_level}
-    return {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | {
-        env_of[name]: str(value) for name, value in values.items()} | {
-        "BATON_FILE": str(file), "BATON_WORKERS": str(workers)}
+    """This environment without any inherited ``BATON_*``, plus what a pod of ``integration`` pointed at the
+    simulator gets (:func:`iac.runtime.testing.pod_environment`)."""
+    from iac.runtime.testing import pod_environment
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | pod_environment(
+        integration, simulator=simulator, file=file, workers=workers, rate_limit_share=share, log_level=log_level,
+        **settings)
 
 
 def child_sync(connector: str) -> None:

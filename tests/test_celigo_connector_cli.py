@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _connector_cli import iac, pod_env
 
 from iac.sim import CeligoSim, serve
+from iac.spec import Celigo
 
 
 @pytest.fixture
@@ -22,15 +21,7 @@ def account() -> Iterator[tuple[CeligoSim, str]]:
 
 
 def celigo_env(token: str, base: str, artifact: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update({"BATON_CELIGO_ACCESS_TOKEN": token, "BATON_REGION": "eu", "BATON_BASE_URL": base,
-                "BATON_FILE": str(artifact), "COLUMNS": "200"})
-    env.update(extra)
-    return env
-
-
-def iac(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iac", *args], env=env, capture_output=True, text=True, timeout=60)
+    return pod_env(Celigo, simulator=base, artifact=artifact, access_token=token, region="eu") | extra
 
 
 def test_sync_then_role_grant_and_revoke_are_gated_idempotent_and_report_json(account: tuple[CeligoSim, str],

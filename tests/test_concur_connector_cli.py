@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _connector_cli import iac, pod_env
 
 from iac.sim import ConcurSim, serve
+from iac.spec import Concur
 
 SECRET_SENTINEL = "sentinel-concur-client-secret-4242"
 
@@ -50,16 +49,8 @@ def company() -> Iterator[tuple[ConcurSim, TokenTap, str]]:
 
 
 def concur_env(sim: ConcurSim, base: str, artifact: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update({"BATON_CONCUR_BASE_URL": "https://us2.api.concursolutions.com", "BATON_CONCUR_CLIENT_ID": sim.client_id,
-                "BATON_CONCUR_CLIENT_SECRET": sim.client_secret, "BATON_CONCUR_REFRESH_TOKEN": sim.refresh_token,
-                "BATON_BASE_URL": base, "BATON_FILE": str(artifact), "COLUMNS": "200"})
-    env.update(extra)
-    return env
-
-
-def iac(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iac", *args], env=env, capture_output=True, text=True, timeout=60)
+    return pod_env(Concur, simulator=base, artifact=artifact, base_url="https://us2.api.concursolutions.com",
+                   client_id=sim.client_id, client_secret=sim.client_secret, refresh_token=sim.refresh_token) | extra
 
 
 def test_sync_then_role_grant_and_revoke_are_gated_idempotent_and_report_json(

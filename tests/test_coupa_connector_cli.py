@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _connector_cli import iac, pod_env
 
 from iac.runtime import Artifact
 from iac.sim import CoupaSim, serve
+from iac.spec import Coupa
 
 SECRET_SENTINEL = "sentinelCoupaClientSecret4242424242"
 
@@ -54,16 +53,8 @@ def instance() -> Iterator[tuple[CoupaSim, TokenTap, str]]:
 
 
 def coupa_env(sim: CoupaSim, base: str, artifact: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update({"BATON_COUPA_DOMAIN": "acme.coupahost.com", "BATON_COUPA_CLIENT_ID": sim.client_id,
-                "BATON_COUPA_CLIENT_SECRET": sim.client_secret, "BATON_BASE_URL": base,
-                "BATON_FILE": str(artifact), "BATON_RATE_LIMIT_SHARE": "1", "COLUMNS": "200"})
-    env.update(extra)
-    return env
-
-
-def iac(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iac", *args], env=env, capture_output=True, text=True, timeout=60)
+    return pod_env(Coupa, simulator=base, artifact=artifact, domain="acme.coupahost.com", client_id=sim.client_id,
+                   client_secret=sim.client_secret, rate_limit_share=1) | extra
 
 
 def test_sync_then_grant_and_revoke_are_gated_idempotent_and_report_json(

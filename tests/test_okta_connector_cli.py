@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _connector_cli import iac, pod_env
 
 from iac.connectors.okta import build
 from iac.runtime import Artifact, SyncEngine, Wiring, load_settings, work_path_for
@@ -24,16 +25,7 @@ TOKEN_SENTINEL = "00sentinelOktaToken4242424242424242424242"
 
 
 def okta_env(base: str, artifact: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
-    env.update({"BATON_DOMAIN": "acme.okta.com", "BATON_API_TOKEN": TOKEN_SENTINEL, "BATON_BASE_URL": base,
-                "BATON_FILE": str(artifact), "COLUMNS": "200"})
-    env.update(extra)
-    return env
-
-
-def iac(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "iac", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return pod_env(Okta, simulator=base, artifact=artifact, domain="acme.okta.com", api_token=TOKEN_SENTINEL) | extra
 
 
 @pytest.fixture

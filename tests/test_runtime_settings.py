@@ -13,7 +13,8 @@ from iac.demo import container_environment
 from iac.render import render_stack
 from iac.runtime import load_settings
 from iac.runtime.errors import ConnectorConfigError
-from iac.spec import INTEGRATIONS, Connector, Okta
+from iac.runtime.testing import pod_environment
+from iac.spec import INTEGRATIONS, Connector, Coupa, Okta
 
 
 @pytest.mark.parametrize("name", ["okta", "coupa", "concur"])
@@ -70,3 +71,17 @@ def test_secret_settings_have_no_command_line_flags() -> None:
     assert "--domain" in result.stdout and "--sync-custom-roles" in result.stdout
     for flag in ("--api-token", "--client-secret", "--upload-token"):
         assert flag not in result.stdout
+
+
+def test_pod_environment_reads_back_as_the_same_settings() -> None:
+    """The test kit's pod environment uses the spec's names: load_settings reads every value back."""
+    env = pod_environment(Coupa, simulator="http://127.0.0.1:9", domain="acme.coupahost.com", client_id="id",
+                          client_secret="s3cret", provisioning=True, workers=3, file="/tmp/sync.sqlite")
+    assert env["BATON_COUPA_DOMAIN"] == "acme.coupahost.com" and env["BATON_PROVISIONING"] == "true"
+    settings = load_settings(Coupa, environ=env)
+    config = settings.config_as(Coupa)
+    assert (config.domain, config.client_id, config.provisioning, config.base_url_override) == (
+        "acme.coupahost.com", "id", True, "http://127.0.0.1:9")
+    assert (settings.workers, str(settings.file)) == (3, "/tmp/sync.sqlite")
+    with pytest.raises(ValueError, match="Coupa has no setting domian"):
+        pod_environment(Coupa, domian="x")

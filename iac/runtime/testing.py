@@ -1,4 +1,5 @@
-"""Test kit for connectors: a rate-limited fake vendor for ``httpx.MockTransport`` and helpers.
+"""Test kit for connectors: a rate-limited fake vendor for ``httpx.MockTransport``, the environment of a
+pod pointed at a simulator, and helpers.
 
 ``MockVendor`` routes requests to handlers, spends from fixed-window buckets read through a
 :class:`~iac.runtime.Clock` (so it works in virtual time), answers 429 when a bucket is empty and
@@ -18,11 +19,36 @@ import httpx
 
 from iac.runtime._clock import Clock
 from iac.runtime._models import Page
+from iac.runtime._settings import RuntimeSettings
+from iac.spec import Connector
 
-__all__ = ["MockVendor", "Recorded", "exhaust_pagination", "json_response"]
+__all__ = ["MockVendor", "Recorded", "exhaust_pagination", "json_response", "pod_environment"]
 
 T = TypeVar("T")
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
+
+
+def pod_environment(integration: type[Connector], *, simulator: str | None = None,
+                    **settings: Any) -> dict[str, str]:
+    """The ``BATON_*`` variables a pod of ``integration`` gets for ``settings``: integration settings under the
+    names its spec gives them, runtime knobs (``file``, ``workers``, ...) as ``BATON_<NAME>``, and
+    ``simulator`` as ``BATON_BASE_URL``. Only these variables: merge them into a clean environment."""
+    names = {spec.name: spec.env for spec in integration.connector_settings()}
+    names |= {name: f"BATON_{name.upper()}" for name in RuntimeSettings.model_fields}
+    if simulator is not None:
+        settings["base_url_override"] = simulator
+    unknown = sorted(set(settings) - set(names))
+    if unknown:
+        raise ValueError(f"{integration.__name__} has no setting {', '.join(unknown)}")
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, list | tuple):
+            return ",".join(map(str, value))
+        return str(value)
+
+    return {names[name]: text(value) for name, value in settings.items()}
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
