@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from _connector_cli import iac, pod_env
+from _connector_cli import TokenTap, iac, pod_env
 
 from iac.sim import ConcurSim, serve
 from iac.spec import Concur
@@ -16,34 +15,10 @@ from iac.spec import Concur
 SECRET_SENTINEL = "sentinel-concur-client-secret-4242"
 
 
-class TokenTap:
-    """ASGI wrapper that keeps every access and refresh token the simulator hands out."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.secrets: list[str] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/oauth2/v0/token":
-            await self.app(scope, receive, send)
-            return
-        body = bytearray()
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-                if not message.get("more_body"):
-                    answer = json.loads(bytes(body) or b"{}")
-                    self.secrets += [answer[k] for k in ("access_token", "refresh_token", "id_token") if k in answer]
-            await send(message)
-
-        await self.app(scope, receive, capture)
-
-
 @pytest.fixture
 def company() -> Iterator[tuple[ConcurSim, TokenTap, str]]:
     sim = ConcurSim(seed=51, users=300, client_secret=SECRET_SENTINEL, provision_delay=0.2)
-    tap = TokenTap(sim.app)
+    tap = TokenTap(sim.app, "/oauth2/v0/token")
     with serve(tap) as base:
         yield sim, tap, base
 

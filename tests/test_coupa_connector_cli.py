@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from _connector_cli import iac, pod_env
+from _connector_cli import TokenTap, iac, pod_env
 
 from iac.runtime import Artifact
 from iac.sim import CoupaSim, serve
@@ -16,38 +15,10 @@ from iac.spec import Coupa
 
 SECRET_SENTINEL = "sentinelCoupaClientSecret4242424242"
 
-Scope = dict[str, Any]
-
-
-class TokenTap:
-    """ASGI wrapper that keeps every access token the simulator hands out (to search the logs for them)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.tokens: list[str] = []
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/oauth2/token":
-            await self.app(scope, receive, send)
-            return
-        body = bytearray()
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-                if not message.get("more_body"):
-                    token = json.loads(bytes(body) or b"{}").get("access_token")
-                    if token:
-                        self.tokens.append(token)
-            await send(message)
-
-        await self.app(scope, receive, capture)
-
-
 @pytest.fixture
 def instance() -> Iterator[tuple[CoupaSim, TokenTap, str]]:
     sim = CoupaSim(seed=31, users=150, rate_scale=2, client_secret=SECRET_SENTINEL)
-    tap = TokenTap(sim.app)
+    tap = TokenTap(sim.app, "/oauth2/token")
     with serve(tap) as base:
         yield sim, tap, base
 
@@ -103,8 +74,8 @@ def test_no_secret_or_token_in_logs_even_at_debug_in_json(instance: tuple[CoupaS
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert any(line["level"] == "debug" and "access token" in line["msg"] for line in lines)
-    assert tap.tokens, "the simulator handed out no token"
-    for secret in (SECRET_SENTINEL, *tap.tokens):
+    assert tap.secrets, "the simulator handed out no token"
+    for secret in (SECRET_SENTINEL, *tap.secrets):
         assert secret not in result.stderr and secret not in result.stdout
         assert secret.encode() not in (tmp_path / "s.sqlite").read_bytes()
 
