@@ -27,6 +27,7 @@ from iac.runtime import (
     load_settings,
 )
 from iac.runtime.errors import AuthError, BadRequestError, ConnectorConfigError, NotFoundError, PermissionDeniedError
+from iac.runtime.testing import RecordingTransport
 from iac.sim import CeligoSim, serve
 from iac.spec import Celigo
 
@@ -100,23 +101,17 @@ def test_sync_equals_the_seeded_account_exactly(account: tuple[CeligoSim, str], 
                 assert reached == {"manage", "monitor"}
 
 
-class CappedPages(httpx.BaseTransport):
+class CappedPages(RecordingTransport):
     """A server that serves at most ``cap`` records a page, whatever ``limit`` asks for."""
 
     def __init__(self, cap: int) -> None:
-        self.inner = httpx.HTTPTransport()
+        super().__init__()
         self.cap = cap
-        self.urls: list[httpx.URL] = []
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def before(self, request: httpx.Request) -> None:
         if "limit" in request.url.params:
             limit = min(int(request.url.params["limit"]), self.cap)
             request.url = request.url.copy_set_param("limit", str(limit))
-        self.urls.append(request.url)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_link_paging_follows_rel_next_to_the_last_page(tmp_path: Path) -> None:

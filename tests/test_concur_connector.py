@@ -28,7 +28,7 @@ from iac.runtime import (
     load_settings,
 )
 from iac.runtime.errors import ApiError, AuthError, BadRequestError, FatalApiError
-from iac.runtime.testing import json_response
+from iac.runtime.testing import RecordingTransport, json_response
 from iac.sim import CONCUR_SCOPES, ConcurSim, serve
 from iac.sim._concur_data import ENTITLEMENTS
 from iac.sim._concur_data import SPEND_ROLES as SIM_SPEND_ROLES
@@ -101,18 +101,9 @@ def test_sync_equals_the_seeded_company_exactly(company: tuple[ConcurSim, str], 
 def test_pages_are_the_documented_maxima_and_spend_pages_fan_out(company: tuple[ConcurSim, str],
                                                                  tmp_path: Path) -> None:
     sim, base = company
-    seen: list[httpx.URL] = []
-    inner = httpx.HTTPTransport()
-
-    class Recording(httpx.BaseTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            seen.append(request.url)
-            return inner.handle_request(request)
-
-        def close(self) -> None:
-            inner.close()
-
-    sync(sim, base, tmp_path / "s.sqlite", wiring=Wiring(transport=Recording()))
+    recording = RecordingTransport()
+    sync(sim, base, tmp_path / "s.sqlite", wiring=Wiring(transport=recording))
+    seen = recording.urls
     users = len(sim.dataset.users)
     identity = [u for u in seen if u.path == "/profile/identity/v4.1/Users"]
     spend = [u for u in seen if u.path == "/profile/spend/v4.1/Users"]
@@ -208,22 +199,18 @@ def test_a_geolocation_outside_concur_is_never_followed_without_base_url() -> No
         checked_geolocation("https://us.api.concursolutions.com/profile", trust_any=True)
 
 
-class ExpireTokens(httpx.BaseTransport):
+class ExpireTokens(RecordingTransport):
     def __init__(self, sim: ConcurSim, at: set[int]) -> None:
-        self.inner = httpx.HTTPTransport()
+        super().__init__()
         self.sim = sim
         self.at = at
         self.count = 0
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def before(self, request: httpx.Request) -> None:
         if request.url.path.startswith("/profile/"):
             self.count += 1
             if self.count in self.at:
                 self.sim.expire_tokens()
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class Collect(logging.Handler):

@@ -27,6 +27,7 @@ from iac.runtime import (
     load_settings,
 )
 from iac.runtime.errors import ApiError, AuthError, BadRequestError, ConnectorConfigError
+from iac.runtime.testing import RecordingTransport
 from iac.sim import COUPA_RATE_LIMIT, COUPA_SCOPES, CoupaDataset, CoupaSim, serve
 from iac.sim import LICENSE_FLAGS as SIM_LICENSE_FLAGS
 from iac.spec import Coupa
@@ -123,27 +124,11 @@ def test_account_groups_are_left_out_without_the_accounting_scope(tmp_path: Path
     assert "GET /api/account_groups" not in sim.stats.by_endpoint()
 
 
-class Recording(httpx.BaseTransport):
-    """A real transport that keeps every request (with its body) for assertions."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.requests: list[httpx.Request] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 @pytest.mark.parametrize("provisioning", [False, True])
 def test_the_token_asks_for_write_scopes_only_when_provisioning_is_on(instance: tuple[CoupaSim, str],
                                                                       provisioning: bool) -> None:
     sim, base = instance
-    recording = Recording()
+    recording = RecordingTransport()
     connector = build(settings(sim, base, provisioning=provisioning), Wiring(transport=recording))
     connector.validate()
     connector.close()
@@ -160,24 +145,20 @@ def test_the_token_asks_for_write_scopes_only_when_provisioning_is_on(instance: 
     assert all(r.headers["authorization"].startswith("Bearer ") for r in api)
 
 
-class ExpireTokens(httpx.BaseTransport):
+class ExpireTokens(RecordingTransport):
     """Ends every token the simulator issued once the API has served the given request numbers."""
 
     def __init__(self, sim: CoupaSim, at: set[int]) -> None:
-        self.inner = httpx.HTTPTransport()
+        super().__init__()
         self.sim = sim
         self.at = at
         self.count = 0
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def before(self, request: httpx.Request) -> None:
         if request.url.path.startswith("/api/"):
             self.count += 1
             if self.count in self.at:
                 self.sim.expire_tokens()
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_token_expiry_mid_sync_is_recovered_by_one_renewal_each_time(tmp_path: Path) -> None:
@@ -345,23 +326,16 @@ def test_provisioning_refuses_what_coupa_cannot_do(writable: tuple[CoupaSim, Cou
             prov.grant(principal, entitlement)
 
 
-class DropPutRoles(httpx.BaseTransport):
+class DropPutRoles(RecordingTransport):
     """Answers every PUT as if Coupa had kept the user's roles unchanged."""
 
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
+    def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
         if request.method != "PUT":
             return response
         response.read()
         body = response.json()
         body["roles"] = body["roles"][:-1]
         return httpx.Response(200, json=body)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_a_change_coupa_did_not_apply_is_an_error_not_a_success() -> None:

@@ -26,6 +26,7 @@ from iac.runtime import (
     load_settings,
 )
 from iac.runtime.errors import AuthError, BadRequestError, ConnectorConfigError, PermissionDeniedError
+from iac.runtime.testing import RecordingTransport
 from iac.sim import OKTA_RATE_LIMITS, OktaSim, serve
 from iac.spec import Okta
 
@@ -119,18 +120,9 @@ def test_sync_equals_the_seeded_org_exactly(org: tuple[OktaSim, str], tmp_path: 
 def test_requests_use_documented_page_maxima_and_skip_empty_groups(org: tuple[OktaSim, str],
                                                                     tmp_path: Path) -> None:
     sim, base = org
-    seen: list[httpx.URL] = []
-    transport = httpx.HTTPTransport()
-
-    class Recording(httpx.BaseTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            seen.append(request.url)
-            return transport.handle_request(request)
-
-        def close(self) -> None:
-            transport.close()
-
-    sync(sim, base, tmp_path / "s.sqlite", wiring=Wiring(transport=Recording()))
+    recording = RecordingTransport()
+    sync(sim, base, tmp_path / "s.sqlite", wiring=Wiring(transport=recording))
+    seen = recording.urls
     limits = {(u.path.rsplit("/", 1)[-1] if "/apps/" in u.path else u.path.split("/")[3], u.params.get("limit"))
               for u in seen if "after" not in u.params}
     assert ("users", "200") in limits and ("groups", "10000") in limits
@@ -174,19 +166,14 @@ def test_pacing_stays_within_the_share_without_429s_near_the_floor(tmp_path: Pat
     scale = 0.1  # integral budgets: apps 10/min → 5 per window at share 0.5
     sim = OktaSim(seed=4, users=2000, groups=30, apps=4, rate_scale=scale, clock=clock)
     remaining: dict[str, list[tuple[int, int]]] = {}
-    inner = httpx.HTTPTransport()
 
-    class Spy(httpx.BaseTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = inner.handle_request(request)
+    class Spy(RecordingTransport):
+        def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
             family = okta_bucket(request.method, request.url.path)
             if "x-rate-limit-remaining" in response.headers:
                 remaining.setdefault(family, []).append(
                     (int(response.headers["x-rate-limit-limit"]), int(response.headers["x-rate-limit-remaining"])))
             return response
-
-        def close(self) -> None:
-            inner.close()
 
     with serve(sim.app) as base:
         start = clock.time()

@@ -22,10 +22,40 @@ from iac.runtime._models import Page
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector
 
-__all__ = ["MockVendor", "Recorded", "exhaust_pagination", "json_response", "pod_environment"]
+__all__ = ["MockVendor", "Recorded", "RecordingTransport", "exhaust_pagination", "json_response", "pod_environment"]
 
 T = TypeVar("T")
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """A real HTTP transport (for a connector pointed at a simulator) that keeps every request, body read, for
+    assertions. Subclasses bend the traffic: :meth:`before` sees (and may change) a request before it is sent,
+    :meth:`after` may replace the response."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.requests: list[httpx.Request] = []
+
+    @property
+    def urls(self) -> list[httpx.URL]:
+        return [request.url for request in self.requests]
+
+    def before(self, request: httpx.Request) -> None:
+        """Called before ``request`` is sent."""
+
+    def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """The response the client gets for ``request``."""
+        return response
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.before(request)
+        self.requests.append(request)
+        return self.after(request, self.inner.handle_request(request))
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def pod_environment(integration: type[Connector], *, simulator: str | None = None,
