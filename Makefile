@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-test-deps:  ## Debian packages and the kube-apiserver binary for the real-cluster tests
+test-deps:  ## Debian packages, the kube binaries and the pause image for the real-cluster tests
 	scripts/install-test-deps.sh
-	scripts/kube-apiserver.sh >/dev/null
+	scripts/kube-binary.sh kube-apiserver kube-controller-manager kube-scheduler kubelet >/dev/null
+	scripts/pause-image.sh >/dev/null
 
 lint: setup  ## ruff and mypy --strict
 	$(BIN)/ruff check iac tests bench scripts

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Install the Debian packages the real-cluster tests need: etcd (the apiserver's store), xz (to unpack the
-# cached kube-apiserver) and openssl (service-account signing key). Idempotent: when everything is present it
+# cached kube binaries), openssl (service-account signing key, serving certs), and for the one-node cluster
+# (tests/_node.py) containerd, runc and the CNI plugins, iproute2 (its network namespace), gcc with a static
+# libc (the pause image) and podman (images without a registry). Idempotent: when everything is present it
 # only runs `dpkg -s` and exits; `apt-get update` runs only when something is missing.
 set -euo pipefail
 
-PACKAGES=(etcd-server xz-utils openssl)
+PACKAGES=(etcd-server xz-utils openssl containerd runc containernetworking-plugins iproute2 gcc libc6-dev
+          podman)
 
 usage() {
   cat <<'EOF'
 Usage: scripts/install-test-deps.sh [--check]
 
 Installs the Debian packages needed by the real-cluster tests when they are missing:
-  etcd-server xz-utils openssl
+  etcd-server xz-utils openssl containerd runc containernetworking-plugins iproute2 gcc libc6-dev podman
 
   --check   only report what is missing; exit 1 if anything is
   -h, --help
