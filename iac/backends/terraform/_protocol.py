@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory  # type: ignore[import-untyped]
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 __all__ = ["REQUEST_CAPABILITY_FIELDS", "mark_write_only", "write_only_allowed"]
 
@@ -56,9 +56,10 @@ def _classes() -> dict[str, Any]:
         message.field.add(name="client_capabilities", number=number, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
                           type_name=f".{_PACKAGE}.ClientCapabilities")
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
+    pool.Add(file)  # type: ignore[no-untyped-call]  # untyped in types-protobuf
     names = ["ClientCapabilities", "AttributeWriteOnly", *(f"{r}Request" for r in REQUEST_CAPABILITY_FIELDS)]
-    return {name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
+    return {name: message_factory.GetMessageClass(
+        pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))  # type: ignore[no-untyped-call]
             for name in names}
 
 

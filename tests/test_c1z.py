@@ -1,0 +1,177 @@
+"""iac.c1z: the generated messages are current, and the reader opens what real baton connectors write.
+
+The inputs are real: the upstream baton-okta and baton-celigo binaries (../shared/bin) sync the project's
+simulators over HTTPS, and the real `baton` CLI reads the same files for comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zstandard
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from iac.c1z import C1zError, open_c1z, pb
+from iac.sim import CeligoSim, OktaSim
+from tests._upstream import REPO_ROOT, make_certificate, run_upstream, serve_https, upstream_binary
+
+
+def test_generated_messages_match_the_proto_files() -> None:
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen-c1z-protos.py"), "--check"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_field_numbers_are_baton_sdks() -> None:
+    # A few load-bearing facts from baton-sdk's proto/c1/connector/v2: a wrong number would silently misread.
+    numbers = {(m.DESCRIPTOR.name, f.name): f.number
+               for m in (pb.Resource, pb.Grant, pb.Entitlement, pb.UserTrait, pb.GrantExpandable)
+               for f in m.DESCRIPTOR.fields}
+    assert numbers[("Resource", "parent_resource_id")] == 2
+    assert numbers[("Resource", "annotations")] == 4
+    assert numbers[("Grant", "principal")] == 2
+    assert numbers[("Grant", "sources")] == 5
+    assert numbers[("Entitlement", "slug")] == 8
+    assert numbers[("UserTrait", "login")] == 6
+    assert numbers[("UserTrait", "employee_ids")] == 13
+    assert numbers[("GrantExpandable", "entitlement_ids")] == 1
+
+
+# -- upstream files ---------------------------------------------------------------------------------------
+
+def _okta_app(sim: OktaSim) -> Starlette:
+    """The simulator plus the two endpoints baton-okta calls first (org in Validate, devices)."""
+    async def org(request: Request) -> JSONResponse:
+        return JSONResponse({"id": "00o1sim", "subdomain": "acme", "status": "ACTIVE"})
+
+    async def devices(request: Request) -> JSONResponse:
+        return JSONResponse([])
+
+    return Starlette(routes=[Route("/api/v1/org", org), Route("/api/v1/devices", devices), Mount("/", app=sim.app)])
+
+
+@pytest.fixture(scope="module")
+def upstream_c1z(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """c1z files written by the upstream binaries: okta (v1, and v3 by default), celigo (v1)."""
+    work = tmp_path_factory.mktemp("upstream")
+    cert, key = make_certificate(work, ["acme.okta.com", "api.integrator.io"])
+    okta = OktaSim(seed=7, users=60, groups=6, apps=3)
+    celigo = CeligoSim(seed=7, users=40, integrations=3)
+    files = {"okta": work / "okta.c1z", "okta-v3": work / "okta-v3.c1z", "celigo": work / "celigo.c1z"}
+    with serve_https(_okta_app(okta), cert, key) as okta_ip, serve_https(celigo.app, cert, key) as celigo_ip:
+        hosts = {"acme.okta.com": okta_ip, "api.integrator.io": celigo_ip}
+        runs = [
+            ("baton-okta", ["--domain", "acme.okta.com", "--api-token", okta.token, "-f", str(files["okta"]),
+                            "--storage-engine", "sqlite"]),
+            ("baton-okta", ["--domain", "acme.okta.com", "--api-token", okta.token, "-f", str(files["okta-v3"])]),
+            ("baton-celigo", ["--celigo-access-token", celigo.token, "-f", str(files["celigo"])]),
+        ]
+        for name, args in runs:
+            result = run_upstream(upstream_binary(name), args, hosts=hosts, cert=cert, workdir=work)
+            assert result.returncode == 0, result.stderr[-2000:]
+    yield files
+
+
+def _baton(c1z: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(upstream_binary("baton")), "-f", str(c1z), *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def baton_json(c1z: Path, *args: str) -> dict[str, list[dict[str, object]]]:
+    result = _baton(c1z, *args, "-o", "json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    parsed: dict[str, list[dict[str, object]]] = json.loads(result.stdout)
+    return parsed
+
+
+def baton_stats(c1z: Path) -> dict[str, int]:
+    """`baton stats` prints a console table even with -o json: ``name | count`` rows."""
+    result = _baton(c1z, "stats")
+    assert result.returncode == 0, result.stderr[-2000:]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    rows = (line.split("|") for line in plain.splitlines() if "|" in line)
+    return {name.strip(): int(count) for name, count in rows if count.strip().isdigit()}
+
+
+def _id(ref: dict[str, object]) -> str:
+    return f"{ref['resourceType']}:{ref['resource']}"
+
+
+def test_reader_lists_what_baton_lists_for_an_upstream_file(upstream_c1z: dict[str, Path]) -> None:
+    path = upstream_c1z["celigo"]
+    with open_c1z(path) as c1z:
+        resources = {f"{r.id.resource_type}:{r.id.resource}" for r in c1z.resources()}
+        grants = {g.id for g in c1z.grants()}
+        entitlements = {e.id for e in c1z.entitlements()}
+        types = {t.id for t in c1z.resource_types()}
+        counts = c1z.counts()
+        runs = c1z.sync_runs()
+    assert {_id(r["resource"]["id"]) for r in baton_json(path, "resources")["resources"]} == resources  # type: ignore[index]
+    assert {g["grant"]["id"] for g in baton_json(path, "grants")["grants"]} == grants  # type: ignore[index]
+    assert {e["entitlement"]["id"] for e in baton_json(path, "entitlements")["entitlements"]} == entitlements  # type: ignore[index]
+    stats = baton_stats(path)
+    assert stats["resource_types"] == len(types)
+    assert stats["grants"] == len(grants) == sum(counts["grants"].values())
+    assert {t: stats[t] for t in counts["resources"]} == counts["resources"]
+    # The SDK of baton-celigo (v0.1.26) has the five-column v1_sync_runs: type and parent default.
+    assert len(runs) == 1 and runs[0].ended_at is not None and runs[0].sync_type == "full"
+    assert runs[0].parent_sync_id == "" and runs[0].ended_at >= runs[0].started_at  # type: ignore[operator]
+
+
+def test_reader_reads_the_newest_sdks_file(upstream_c1z: dict[str, Path]) -> None:
+    """baton-okta (SDK v0.25) writes traits the baton CLI v0.7.27 cannot decode (NonHumanIdentityTrait on
+    apps), so `baton resources -o json` fails on the whole file; `stats` and the per-type listings of the other types
+    still work and agree with the reader."""
+    path = upstream_c1z["okta"]
+    with open_c1z(path) as c1z:
+        counts = c1z.counts()
+        by_type = {t: {r.id.resource for r in c1z.resources(resource_type_id=t)} for t in ("user", "group", "role")}
+        apps = list(c1z.resources(resource_type_id="app"))
+        user_grants = {g.id for g in c1z.grants(resource_type_id="group")}
+    stats = baton_stats(path)
+    assert {t: stats[t] for t in counts["resources"]} == counts["resources"]
+    assert stats["grants"] == sum(counts["grants"].values())
+    for rtype, ids in by_type.items():
+        listed = baton_json(path, "resources", "-t", rtype)["resources"]
+        assert {r["resource"]["id"]["resource"] for r in listed} == ids  # type: ignore[index]
+    assert {g["grant"]["id"] for g in baton_json(path, "grants", "-t", "group")["grants"]} == user_grants  # type: ignore[index]
+    assert len(apps) == 3 and all(a.annotations for a in apps)
+    assert "NonHumanIdentityTrait" in _baton(path, "resources", "-o", "json").stderr
+
+
+def test_v3_file_is_refused_naming_the_sqlite_engine(upstream_c1z: dict[str, Path]) -> None:
+    path = upstream_c1z["okta-v3"]
+    assert path.read_bytes()[:4] == b"C1Z3"
+    with pytest.raises(C1zError) as err:
+        open_c1z(path)
+    message = str(err.value)
+    assert "v3" in message and "--storage-engine sqlite" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"", "not a c1z file"),
+    (b"SQLite format 3\x00" + b"\x00" * 100, "not a c1z file"),
+    (b"C1ZF\x00" + b"this is not zstd", "damaged"),
+    (b"C1ZF\x00" + zstandard.ZstdCompressor().compress(b"plain text, not SQLite" * 50), "not a c1z"),
+])
+def test_other_files_are_refused_in_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "in.c1z"
+    path.write_bytes(content)
+    with pytest.raises(C1zError) as err:
+        open_c1z(path)
+    assert expected in str(err.value) and "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary database left behind
+
+
+def test_missing_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(C1zError, match="no such file"):
+        open_c1z(tmp_path / "absent.c1z")
