@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iac.plugins import plugins
 from iac.render import Manifest, render_manifests, validate_objects, write_tree
 from iac.spec import ConductorOne, Connector, Stack
 from iac.spec.secret import EnvSecret, KubernetesSecretRef
@@ -51,43 +52,14 @@ class Sandbox:
         return int(self.simulator.stats.count())
 
 
-SandboxFactory = Callable[[Connector, int, int], Sandbox]
-
-
-def _okta(connector: Connector, seed: int, users: int) -> Sandbox:
-    from iac.sim import OktaSim
-
-    sim = OktaSim(seed=seed, users=users, groups=max(5, users // 20), apps=max(3, users // 50))
-    return Sandbox(sim, {"api_token": sim.token})
-
-
-def _coupa(connector: Connector, seed: int, users: int) -> Sandbox:
-    from iac.sim import CoupaSim
-
-    sim = CoupaSim(seed=seed, users=users, client_id=getattr(connector, "client_id", None))
-    return Sandbox(sim, {"client_secret": sim.client_secret})
-
-
-def _concur(connector: Connector, seed: int, users: int) -> Sandbox:
-    from iac.sim import ConcurSim
-
-    sim = ConcurSim(seed=seed, users=users, client_id=getattr(connector, "client_id", None))
-    return Sandbox(sim, {"client_secret": sim.client_secret, "refresh_token": sim.refresh_token})
-
-
-def _celigo(connector: Connector, seed: int, users: int) -> Sandbox:
-    from iac.sim import CeligoSim
-
-    sim = CeligoSim(seed=seed, users=users)
-    return Sandbox(sim, {"access_token": sim.token})
-
-
-_SANDBOXES: dict[str, SandboxFactory] = {"okta": _okta, "coupa": _coupa, "concur": _concur, "celigo": _celigo}
-
-
 def sandbox_for(connector: Connector, *, seed: int = 1, users: int = 300) -> Sandbox | None:
-    factory = _SANDBOXES.get(connector.integration.name)
-    return None if factory is None else factory(connector, seed, users)
+    """A simulator for ``connector`` seeded for demos and tests, with the credentials that open it (None when its
+    integration registers no simulator)."""
+    plugin = plugins().get(connector.integration.name)
+    if plugin is None or plugin.simulator is None:
+        return None
+    sim = plugin.simulator.sandbox_sim(connector, seed=seed, users=users)
+    return Sandbox(sim, plugin.simulator.credentials(sim))
 
 
 def container_environment(manifests: list[Manifest] | list[dict[str, Any]], connector: str,

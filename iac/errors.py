@@ -5,6 +5,7 @@
     ├── SpecError                 a connector or stack setting is invalid (names stack, connector, field)
     ├── SecretResolutionError     a secret reference cannot be resolved (env var unset, file unreadable)
     ├── RenderError               rendering or schema validation of the manifests failed
+    ├── PluginError               an integration registration is unknown or broken (iac.plugins)
     └── ApplyError                talking to the cluster failed (conflict, forbidden, unreachable)
 
 Messages never contain a secret value: the classes that build them only ever see
@@ -16,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "ApplyError",
     "IacError",
+    "PluginError",
     "RenderError",
     "SecretResolutionError",
     "SpecError",
@@ -67,6 +69,10 @@ class SecretResolutionError(SpecError):
 
 class RenderError(IacError):
     """Rendering or schema validation failed."""
+
+
+class PluginError(IacError):
+    """An integration is not registered, or its registration cannot be loaded."""
 
 
 class ApplyError(IacError):

@@ -1,4 +1,4 @@
-"""The fault matrix: every bundled connector against its simulator under injected failures.
+"""The fault matrix: every registered connector (iac.plugins) against its simulator under injected failures.
 
 Each case ends either with an artifact content-equal to a clean run's, or with a clear failure that
 leaves the previous artifact intact (its latest sync still the clean one). The matrix is printed at the
@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,12 @@ from conftest import FAULT_MATRIX, REPO_ROOT
 from iac import load_stack
 from iac.connectors import registered
 from iac.demo import Sandbox, sandbox_environment, sandbox_for
+from iac.plugins import FaultCases, get_plugin, plugins
 from iac.runtime import Artifact, SyncEngine, Wiring, load_settings
 from iac.sim import serve
 from iac.spec import Stack
 
-CONNECTORS = sorted(registered())
-# Vendors whose access tokens are minted by an OAuth grant and expire (Okta and Celigo use static tokens).
-EXPIRING_TOKENS = {"coupa", "concur"}
+CONNECTORS = sorted(name for name, plugin in plugins().items() if plugin.connector and plugin.simulator)
 USERS = 60
 
 
@@ -61,20 +61,34 @@ def _content(artifact: Path) -> dict[str, set[tuple[str, ...]]]:
         return opened.content()
 
 
-@pytest.fixture(scope="module", params=CONNECTORS)
-def org(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    name: str = request.param
-    stack = load_stack(REPO_ROOT / "stacks" / "example.py")
-    connector = next(c for c in stack.connectors if c.integration.name == name)
+@contextmanager
+def serving_org(stack: Stack, integration: str, clean_dir: Path) -> Iterator[Org]:
+    """The first connector of ``integration`` in ``stack``, its simulator serving, and a clean run's content
+    (every case compares with it). Third-party integrations reuse this for their own matrix rows."""
+    connector = next(c for c in stack.connectors if c.integration.name == integration)
     sandbox = sandbox_for(connector, seed=5, users=USERS)
-    assert sandbox is not None, f"no simulator for {name}"
+    assert sandbox is not None, f"no simulator for {integration}"
     with serve(sandbox.simulator.app) as base_url:
         sandbox.base_url = base_url
         org = Org(connector.name, stack, sandbox, {})
-        clean = tmp_path_factory.mktemp(f"clean-{name}") / "sync.sqlite"
+        clean = clean_dir / "sync.sqlite"
         _sync(org, clean)
         org.clean = _content(clean)
         yield org
+
+
+@pytest.fixture(scope="module", params=CONNECTORS)
+def org(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    name: str = request.param
+    with serving_org(load_stack(REPO_ROOT / "stacks" / "example.py"), name,
+                     tmp_path_factory.mktemp(f"clean-{name}")) as org:
+        yield org
+
+
+def _cases(org: Org) -> FaultCases:
+    simulator = get_plugin(org.stack.connector(org.name).integration.name).simulator
+    assert simulator is not None
+    return simulator.faults
 
 
 def _after_requests(org: Org, count: int, action: Callable[[], Any]) -> threading.Thread:
@@ -134,7 +148,7 @@ def test_injected_faults(org: Org, case: str, tmp_path: Path) -> None:
 
 def test_token_expiry_mid_sync(org: Org, tmp_path: Path) -> None:
     sim = org.sandbox.simulator
-    if org.stack.connector(org.name).integration.name not in EXPIRING_TOKENS:
+    if not _cases(org).expiring_tokens:
         _record(org, "token expiry mid-sync", "n/a: static API token")
         return
     artifact = tmp_path / "sync.sqlite"
@@ -177,40 +191,9 @@ def test_sigkill_mid_sync_then_resume(org: Org, tmp_path: Path) -> None:
 
 
 # -- provisioning under injected failures ---------------------------------------------------------------
-# Each vendor: (an entitlement id and a principal that does not hold it yet, how many times the vendor's
-# ground truth shows the grant). A write whose answer is lost is carried out; a client that retried it
-# blindly would apply it twice.
-
-
-def _okta_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
-    ds = sim.dataset
-    holders = {a.principal_id for a in ds.role_assignments()}
-    user = next(u.id for u in ds.users() if u.id not in holders)
-    return "role:USER_ADMIN:assigned", user, lambda: sum(
-        1 for a in ds.role_assignments() if a.principal_id == user and a.type == "USER_ADMIN")
-
-
-def _coupa_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
-    ds = sim.dataset
-    user = next(u for u in ds.users if len(u.user_groups) < len(ds.user_groups))
-    index = next(i for i in range(len(ds.user_groups)) if i not in user.user_groups)
-    return f"group:{ds.user_groups[index].id}:member", str(user.id), lambda: list(ds.user(user.id).user_groups).count(index)
-
-
-def _concur_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
-    ds = sim.dataset
-    held = ds.role_assignments()
-    user = next(u.id for u in ds.users if (u.id, "INV_APPROVER") not in held)
-    return "role:spend:INV_APPROVER:assigned", user, lambda: int((user, "INV_APPROVER") in ds.role_assignments())
-
-
-def _celigo_case(sim: Any) -> tuple[str, str, Callable[[], int]]:
-    ds = sim.dataset
-    share = next(s for s, level in ds.access_levels().items() if level == "monitor")
-    return "role:manage:assigned", f"user:{share}", lambda: int(ds.access_levels()[share] == "manage")
-
-
-PROVISIONING_CASES = {"okta": _okta_case, "coupa": _coupa_case, "concur": _concur_case, "celigo": _celigo_case}
+# Each integration registers a grant to make (an entitlement a principal does not hold yet, and how many
+# times the vendor's ground truth shows it). A write whose answer is lost is carried out; a client that
+# retried it blindly would apply it twice.
 
 
 def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp_path: Path) -> None:
@@ -218,7 +201,12 @@ def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp
 
     integration = org.stack.connector(org.name).integration.name
     sim = org.sandbox.simulator
-    entitlement_id, principal, applied = PROVISIONING_CASES[integration](sim)
+    make_case = _cases(org).provisioning
+    if make_case is None:
+        _record(org, "provisioning, lost answers + 5xx", "n/a: the connector does not provision")
+        return
+    case = make_case(sim)
+    entitlement_id, principal, applied = case.entitlement, case.principal, case.applied
     assert applied() == 0
     entry = registered()[integration]
     settings = load_settings(entry.integration, environ=_env(org, tmp_path / "p.sqlite", BATON_PROVISIONING="true",
@@ -237,14 +225,12 @@ def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp
             outcomes.append(type(exc).__name__)
         sim.set_faults(lost_answer_rate=0.0, error_rate=0.0)
         injected = sum(sim.fault_plan.injected[k] for k in ("lost_answer", "error")) - injected_before
-        if integration == "concur":
-            sim.settle()  # asynchronous provisioning: let accepted requests take effect
+        case.settle()  # asynchronous provisioning: let accepted requests take effect
         again = provisioner.grant(ResourceRef.parse(principal), Entitlement(resource, slug, slug)).outcome
     finally:
         sim.set_faults(lost_answer_rate=0.0, error_rate=0.0)
         connector.close()
-    if integration == "concur":
-        sim.settle()
+    case.settle()
     assert applied() == 1, f"{integration}: the grant is held {applied()} times"
     assert again.value in ("granted", "already-granted")
     assert injected > 0, "no fault hit the grant: the case proves nothing"

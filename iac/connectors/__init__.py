@@ -1,14 +1,23 @@
-"""Bundled connectors. Importing this package registers each one with the runtime's registry;
-adding a connector is one import and one ``register`` line here."""
+"""Bundled connectors, one package each. Which connectors exist is the integration registry's business
+(:mod:`iac.plugins`): every registered integration with a runtime build is a connector here, third-party
+ones included."""
 
 from __future__ import annotations
 
-from iac.connectors import celigo, concur, coupa, okta
-from iac.runtime._registry import ConnectorEntry, connector_entry, register, registered
-
-register(okta.ENTRY)
-register(coupa.ENTRY)
-register(concur.ENTRY)
-register(celigo.ENTRY)
+from iac.plugins import get_plugin, plugins
+from iac.runtime._registry import ConnectorEntry
 
 __all__ = ["ConnectorEntry", "connector_entry", "registered"]
+
+
+def registered() -> dict[str, ConnectorEntry]:
+    """Every integration with a runtime build, by name (imports each connector's package)."""
+    return {name: ConnectorEntry(plugin.spec_class(), build) for name, plugin in plugins().items()
+            if (build := plugin.build()) is not None}
+
+
+def connector_entry(name: str) -> ConnectorEntry:
+    build = get_plugin(name).build()
+    if build is None:
+        raise KeyError(f"{name} has no bundled connector; known: {', '.join(registered())}")
+    return ConnectorEntry(get_plugin(name).spec_class(), build)

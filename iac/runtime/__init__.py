@@ -53,7 +53,7 @@ from iac.runtime._protocols import (
     TypeGrantsSyncer,
     UserStatusProvisioner,
 )
-from iac.runtime._registry import ConnectorEntry, Wiring, connector_entry, register, registered
+from iac.runtime._registry import ConnectorEntry, Wiring
 from iac.runtime._service import HealthServer, Metrics, ServiceState, run_service, stop_on_signals
 from iac.runtime._settings import RuntimeSettings, comma_list, connector_config, load_settings, parse_duration
 from iac.runtime._store import SCHEMA_VERSION, Artifact, SyncRun, WorkingStore, work_path_for
@@ -110,7 +110,6 @@ __all__ = [
     "comma_list",
     "configure_logging",
     "connector_config",
-    "connector_entry",
     "deferring",
     "inspect_view",
     "load_settings",
@@ -121,9 +120,7 @@ __all__ = [
     "parse_rate_limit",
     "poll_until",
     "redact",
-    "register",
     "register_secret",
-    "registered",
     "request_token",
     "run_service",
     "stop_on_signals",

@@ -1,5 +1,6 @@
-"""The registry of bundled connectors. Each connector package registers one :class:`ConnectorEntry`;
-the CLI builds ``iac connector <name> sync|service|grant|revoke`` for every entry."""
+"""What the runtime needs of a connector: its spec class and its build (:class:`ConnectorEntry`), and what a
+caller injects into it (:class:`Wiring`). Which connectors exist is :mod:`iac.plugins`' business; the CLI builds
+``iac connector <name> sync|service|grant|revoke`` for every entry :func:`iac.connectors.registered` returns."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from iac.runtime._protocols import Connector
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector as IntegrationSpec
 
-__all__ = ["ConnectorEntry", "Wiring", "connector_entry", "register", "registered"]
+__all__ = ["ConnectorEntry", "Wiring"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +42,3 @@ class ConnectorEntry:
     def summary(self) -> str:
         return self.integration.integration.summary
 
-
-_REGISTRY: dict[str, ConnectorEntry] = {}
-
-
-def register(entry: ConnectorEntry) -> ConnectorEntry:
-    existing = _REGISTRY.get(entry.name)
-    if existing is not None and existing is not entry:
-        raise ValueError(f"connector {entry.name!r} is registered twice")
-    _REGISTRY[entry.name] = entry
-    return entry
-
-
-def registered() -> dict[str, ConnectorEntry]:
-    return dict(_REGISTRY)
-
-
-def connector_entry(name: str) -> ConnectorEntry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no bundled connector named {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
