@@ -400,6 +400,10 @@ def _conformance_requests(sim: OktaSim) -> list[tuple[str, str, dict[str, Any] |
     app_group = next(a.id for a in apps if ds.app_group_ids(a.id))
     user, newcomer = users[0].id, users[1].id
     return [
+        ("GET", "/api/v1/org", None, None),
+        ("GET", "/api/v1/devices", {"limit": 200}, None),
+        ("GET", "/api/v1/devices", {"expand": "user", "limit": 5}, None),
+        ("GET", "/api/v1/devices", {"expand": "userSummary", "search": 'status eq "ACTIVE"'}, None),
         ("GET", "/api/v1/users", {"search": "status pr", "limit": 50}, None),
         ("GET", f"/api/v1/users/{user}", None, None),
         ("GET", "/api/v1/groups", {"expand": "stats"}, None),
@@ -448,8 +452,32 @@ def test_responses_conform_to_the_official_okta_spec(openapi: Any) -> None:
         limited = c.get("/api/v1/users")
         assert limited.status_code == 429
         validate_response(openapi, limited)
-    assert checked["200"] >= 15 and checked["204"] >= 3 and checked["201"] == 2 and checked["404"] == 1
+    assert checked["200"] >= 19 and checked["204"] >= 3 and checked["201"] == 2 and checked["404"] == 1
     assert modes == set(APP_SIGN_ON_MODES)
+
+
+def test_devices_page_with_their_users_embedded_on_request(sim: OktaSim, client: httpx.Client) -> None:
+    truth = {d.id: d for d in sim.dataset.devices()}
+    assert len(truth) == sim.dataset.user_count // 4 and any(len(d.user_ids) == 2 for d in truth.values())
+    items, pages = follow_pages(client, "/api/v1/devices", {"limit": 7, "expand": "user"})
+    assert len(pages) == -(-len(truth) // 7) and len({d["id"] for d in items}) == len(truth) == len(items)
+    for device in items:
+        expected = truth[device["id"]]
+        assert device["profile"]["displayName"] == expected.display_name
+        assert device["status"] == expected.status and device["profile"]["platform"] == expected.platform
+        assert tuple(u["user"]["id"] for u in device["_embedded"]["users"]) == expected.user_ids
+    plain = client.get("/api/v1/devices").json()
+    assert len(plain) == min(200, len(truth)) and "_embedded" not in plain[0]
+    active = follow_pages(client, "/api/v1/devices", {"search": 'status eq "ACTIVE"'})[0]
+    assert {d["id"] for d in active} == {i for i, d in truth.items() if d.status == "ACTIVE"} != set(truth)
+    assert client.get("/api/v1/devices", params={"expand": "apps"}).status_code == 400
+
+
+def test_org_settings_name_the_subdomain_the_client_used(sim: OktaSim, client: httpx.Client) -> None:
+    org = client.get("/api/v1/org", headers={"Host": "globex.okta.com"}).json()
+    assert org["subdomain"] == "globex" and org["status"] == "ACTIVE"
+    assert org["_links"]["contacts"]["href"] == "http://globex.okta.com/api/v1/org/contacts"
+    assert client.get("/api/v1/org", headers={"Authorization": "SSWS wrong"}).status_code == 401
 
 
 def test_spec_validation_rejects_a_tampered_response(openapi: Any, sim: OktaSim,

@@ -18,6 +18,7 @@ import typer
 from iac.cli._app import app, err
 from iac.plugins import IntegrationPlugin, SimOption, Simulator, plugins
 from iac.sim import FaultSettings
+from iac.sim._tls import TlsFiles
 
 sim_app = typer.Typer(
     name="sim",
@@ -29,6 +30,7 @@ app.add_typer(sim_app, name="sim")
 _FAULTS = "Faults (seeded: the same seed and requests give the same faults)"
 _DATA = "Generated org (deterministic from --seed)"
 _FAULT_KNOBS = tuple(knob.name for knob in fields(FaultSettings))
+_TLS = "HTTPS (the upstream baton connectors talk HTTPS to the vendor's hostname only)"
 
 
 def _is_loopback(host: str) -> bool:
@@ -65,6 +67,13 @@ def _parameters(simulator: Simulator) -> list[inspect.Parameter]:
         _option("print_credentials", Annotated[bool, typer.Option(simulator.print_flag, help=simulator.print_help)],
                 False),
         _option("log_level", Annotated[str, typer.Option(help="uvicorn log level.")], "warning"),
+        _option("tls", Annotated[bool, typer.Option(
+            "--tls", help="Serve HTTPS with a generated certificate for --hostname; its path is printed (point "
+                          "SSL_CERT_FILE at it, and map the hostname to --host in the client's hosts file).",
+            rich_help_panel=_TLS)], False),
+        _option("hostname", Annotated[str, typer.Option(help="The vendor hostname the certificate names.",
+                                                         rich_help_panel=_TLS)],
+                simulator.tls_hostname or "localhost"),
         *(_option(knob.name, Annotated[float, typer.Option(
             help=knob.metadata["help"], min=0.0, max=1.0 if knob.name.endswith("_rate") else None,
             rich_help_panel=_FAULTS)], knob.default) for knob in fields(FaultSettings)),
@@ -72,7 +81,24 @@ def _parameters(simulator: Simulator) -> list[inspect.Parameter]:
 
 
 def _serve(name: str, simulator: Simulator, options: dict[str, Any]) -> None:
-    """Generate the org, announce it, serve until Ctrl-C; a bind failure is exit code 2."""
+    """Generate the org, announce it, serve until Ctrl-C (over HTTPS with ``--tls``, the certificate in a
+    temporary directory removed on exit); a bind failure is exit code 2."""
+    import tempfile
+    from pathlib import Path
+
+    from iac.sim._tls import make_certificate
+
+    tls_on, hostname = options.pop("tls"), options.pop("hostname")
+    if not tls_on:
+        _serve_with(name, simulator, options, None)
+        return
+    with tempfile.TemporaryDirectory(prefix="iac-sim-tls-") as scratch:
+        tls = make_certificate(hostname, Path(scratch))
+        err.print(f"tls: certificate for {hostname} at {tls.certificate} (removed on exit)")
+        _serve_with(name, simulator, options, tls)
+
+
+def _serve_with(name: str, simulator: Simulator, options: dict[str, Any], tls: TlsFiles | None) -> None:
     from iac.sim import run
 
     host, port, seed = options.pop("host"), options.pop("port"), options["seed"]
@@ -93,7 +119,7 @@ def _serve(name: str, simulator: Simulator, options: dict[str, Any]) -> None:
                   "/__sim/tokens/expire — Ctrl-C to stop")
 
     try:
-        run(sim.app, host=host, port=port, log_level=log_level, on_ready=ready)
+        run(sim.app, host=host, port=port, log_level=log_level, on_ready=ready, tls=tls)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the normal end
         err.print(f"{name} sim: stopped")
     except OSError as exc:

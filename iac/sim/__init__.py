@@ -26,7 +26,15 @@ from iac.sim._concur_data import ConcurDataset, ConcurUser
 from iac.sim._coupa_data import LICENSE_FLAGS, CoupaDataset, CoupaUser
 from iac.sim._faults import Fault, FaultSettings
 from iac.sim._http import SimulatorBase
-from iac.sim._okta_data import AppRecord, BindingMember, GroupRecord, OktaDataset, RoleAssignment, UserRecord
+from iac.sim._okta_data import (
+    AppRecord,
+    BindingMember,
+    DeviceRecord,
+    GroupRecord,
+    OktaDataset,
+    RoleAssignment,
+    UserRecord,
+)
 from iac.sim._ratelimit import BucketState, FixedWindowLimiter, Limiter, TokenBucketLimiter
 from iac.sim._server import run, serve
 from iac.sim._stats import RecordedWrite, RequestStats, WriteLog
@@ -58,6 +66,7 @@ __all__ = [
     "CoupaDataset",
     "CoupaSim",
     "CoupaUser",
+    "DeviceRecord",
     "Fault",
     "FaultSettings",
     "FixedWindowLimiter",

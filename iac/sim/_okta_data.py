@@ -22,11 +22,13 @@ from iac.sim._seeded import IdCodec, iso_timestamp, short_code, sub_random
 
 __all__ = [
     "APP_SIGN_ON_MODES",
+    "DEVICE_PLATFORMS",
     "GROUP_TYPES",
     "STANDARD_ROLE_LABELS",
     "USER_STATUSES",
     "AppRecord",
     "BindingMember",
+    "DeviceRecord",
     "GroupRecord",
     "OktaDataset",
     "RoleAssignment",
@@ -87,6 +89,13 @@ _GROUP_NOUNS = ("Team", "Admins", "Readers", "Approvers", "On-Call", "Contractor
 _APP_LABELS = ("Salesforce", "Slack", "GitHub", "Zoom", "Workday", "ServiceNow", "Jira", "Confluence",
                "Box", "Dropbox", "Google Workspace", "Microsoft 365", "AWS", "Datadog", "PagerDuty",
                "Coupa", "SAP Concur", "Celigo", "Tableau", "Zendesk", "HubSpot", "Notion", "Figma", "Miro")
+DEVICE_PLATFORMS = ("WINDOWS", "MACOS", "IOS", "ANDROID")  # the spec's DevicePlatform enum
+_DEVICE_STATUSES = ("ACTIVE", "SUSPENDED", "DEACTIVATED")
+_DEVICE_STATUS_WEIGHTS = (90, 4, 6)
+_DEVICE_MODELS = {"WINDOWS": ("Dell Inc.", "Latitude 7440", "10.0.22631"),
+                  "MACOS": ("Apple Inc.", "MacBookPro18,3", "14.6.1"),
+                  "IOS": ("Apple Inc.", "iPhone15,2", "17.6"),
+                  "ANDROID": ("Google", "Pixel 8", "14")}
 _CUSTOM_ROLES = (("Help Desk Lite", "Resets passwords and unlocks accounts"),
                  ("App Auditor", "Reads app assignments"),
                  ("Group Steward", "Manages membership of delegated groups"),
@@ -126,6 +135,15 @@ class AppRecord:
     name: str
     status: str
     sign_on_mode: str
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    id: str
+    display_name: str
+    platform: str
+    status: str
+    user_ids: tuple[str, ...]  # the users linked to the device (Okta Verify enrolments)
 
 
 @dataclass(frozen=True)
@@ -243,13 +261,21 @@ class OktaDataset:
         self.bindings: dict[tuple[int, int], dict[str, BindingMember]] = {}  # (resource set, role)
         self._next_role_assignment = 0
         self._next_binding_member = 0
+        # devices: each has an owner; a few are shared with a second user
+        self.device_ids = IdCodec(seed, "guo", suffix=org)
+        self.device_owner: array[int] = array("I")
+        self.device_platform: array[int] = array("B")
+        self.device_status: array[int] = array("B")
+        self.device_created: array[int] = array("I")
+        self.device_second_user: dict[int, int] = {}
 
     # ---- generation ------------------------------------------------------------------------
 
     @classmethod
     def generate(cls, *, seed: int, users: int, groups: int, apps: int,
-                 memberships: int | None = None, app_assignments: int | None = None) -> OktaDataset:
-        """Build the org. Same arguments, same org — byte for byte."""
+                 memberships: int | None = None, app_assignments: int | None = None,
+                 devices: int | None = None) -> OktaDataset:
+        """Build the org. Same arguments, same org — byte for byte. ``devices`` defaults to one per 4 users."""
         if users < 1 or groups < 1 or apps < 0:
             raise ValueError("need at least one user and one group (the Everyone group), and apps >= 0")
         ds = cls(seed, users, groups, apps)
@@ -261,7 +287,21 @@ class OktaDataset:
         ds._generate_groups(memberships)
         ds._generate_apps(app_assignments)
         ds._generate_roles()
+        ds._generate_devices(users // 4 if devices is None else devices)
         return ds
+
+    def _generate_devices(self, count: int) -> None:
+        # Its own random stream: adding devices leaves every other part of an org unchanged.
+        rng = sub_random(self.seed, "devices")
+        n = self.user_count
+        self.device_owner = _uniform_column(rng, n, count, "I")
+        self.device_platform = _uniform_column(rng, len(DEVICE_PLATFORMS), count, "B")
+        self.device_status = _weighted_column(rng, _DEVICE_STATUS_WEIGHTS, count, "B")
+        self.device_created = _uniform_column(rng, _EPOCH_SPAN, count, "I")
+        for d in range(count):
+            self.device_created[d] += _EPOCH_START
+            if n > 1 and rng.random() < 0.05:
+                self.device_second_user[d] = (self.device_owner[d] + 1 + rng.randrange(n - 1)) % n
 
     def _generate_users(self) -> None:
         n = self.user_count
@@ -777,7 +817,71 @@ class OktaDataset:
                 "lastUpdated": iso_timestamp(member.created),
                 "_links": {"self": {"href": f"{base}/api/v1/{kind}/{member.principal_id}"}}}
 
+    def device_count(self) -> int:
+        return len(self.device_owner)
+
+    def device_users(self, d: int) -> list[int]:
+        second = self.device_second_user.get(d)
+        return [self.device_owner[d]] + ([second] if second is not None else [])
+
+    def device_platform_name(self, d: int) -> str:
+        return DEVICE_PLATFORMS[self.device_platform[d]]
+
+    def device_status_name(self, d: int) -> str:
+        return _DEVICE_STATUSES[self.device_status[d]]
+
+    def device_display_name(self, d: int) -> str:
+        first = _FIRST_NAMES[self.first_name[self.device_owner[d]]]
+        kind = {"WINDOWS": "Latitude", "MACOS": "MacBook Pro", "IOS": "iPhone", "ANDROID": "Pixel"}
+        return f"{first}'s {kind[self.device_platform_name(d)]}"
+
+    def render_device(self, d: int, base: str, *, expand: str | None = None) -> dict[str, Any]:
+        """A ``DeviceList`` item; ``expand`` = ``user`` or ``userSummary`` embeds the device's users."""
+        did = self.device_ids.encode(d)
+        platform = self.device_platform_name(d)
+        manufacturer, model, os_version = _DEVICE_MODELS[platform]
+        created = self.device_created[d]
+        href = f"{base}/api/v1/devices/{did}"
+        profile: dict[str, Any] = {
+            "displayName": self.device_display_name(d), "platform": platform, "manufacturer": manufacturer,
+            "model": model, "osVersion": os_version, "serialNumber": f"SN{did[3:15].upper()}",
+            "registered": True, "secureHardwarePresent": platform != "WINDOWS",
+            "diskEncryptionType": "ALL_INTERNAL_VOLUMES" if platform in ("MACOS", "IOS") else "FULL"}
+        if platform == "MACOS":
+            profile["udid"] = f"{did[3:11]}-{did[11:15]}-4{did[15:18]}-8000-{d:012d}".upper()
+        status = self.device_status_name(d)
+        links: dict[str, Any] = {"self": {"href": href}, "users": {"href": f"{href}/users"}}
+        if status == "ACTIVE":
+            links |= {"deactivate": {"href": f"{href}/lifecycle/deactivate", "hints": {"allow": ["POST"]}},
+                      "suspend": {"href": f"{href}/lifecycle/suspend", "hints": {"allow": ["POST"]}}}
+        elif status == "SUSPENDED":
+            links |= {"unsuspend": {"href": f"{href}/lifecycle/unsuspend", "hints": {"allow": ["POST"]}}}
+        device: dict[str, Any] = {
+            "id": did, "status": status, "created": iso_timestamp(created),
+            "lastUpdated": iso_timestamp(created + 86_400), "profile": profile, "resourceId": did,
+            "resourceDisplayName": {"sensitive": False, "value": profile["displayName"]},
+            "resourceType": "UDDevice", "_links": links}
+        if expand in ("user", "userSummary"):
+            users = []
+            for u in self.device_users(d):
+                user = self.render_user(u, base, with_credentials=False)
+                if expand == "userSummary":
+                    user = {"id": user["id"], "status": user["status"],
+                            "profile": {k: user["profile"][k] for k in ("firstName", "lastName", "login", "email")}}
+                users.append({"created": iso_timestamp(created), "managementStatus": "NOT_MANAGED",
+                              "screenLockType": "BIOMETRIC" if platform in ("IOS", "ANDROID") else "PASSCODE",
+                              "user": user})
+            device["_embedded"] = {"users": users}
+        return device
+
     # ---- ground truth for tests (plain ids, no HTTP) ----------------------------------------
+
+    def devices(self) -> list[DeviceRecord]:
+        with self.lock:
+            return [DeviceRecord(self.device_ids.encode(d), self.device_display_name(d),
+                                 self.device_platform_name(d), self.device_status_name(d),
+                                 tuple(self.user_ids.encode(u) for u in self.device_users(d)))
+                    for d in range(self.device_count())]
 
     def users(self) -> list[UserRecord]:
         with self.lock:
@@ -859,4 +963,5 @@ class OktaDataset:
                 "role_assignments": len(self.role_assignments()),
                 "custom_roles": len(self.custom_roles),
                 "resource_sets": len(self.resource_sets),
+                "devices": self.device_count(),
             }

@@ -13,6 +13,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from iac.sim._http import ConnectionAbortedBySimulator
+from iac.sim._tls import TlsFiles
 
 __all__ = ["ServerHandle", "run", "serve"]
 
@@ -41,15 +42,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _base_url(sock: socket.socket) -> str:
+def _base_url(sock: socket.socket, tls: TlsFiles | None = None) -> str:
     host, port = sock.getsockname()[:2]
+    if tls is not None:  # clients must use the certificate's name (resolved to this address by them)
+        return f"https://{tls.hostname}" if port == 443 else f"https://{tls.hostname}:{port}"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _server(app: ASGIApp, log_level: str) -> uvicorn.Server:
+def _server(app: ASGIApp, log_level: str, tls: TlsFiles | None = None) -> uvicorn.Server:
     logging.getLogger("uvicorn.error").addFilter(_RESET_FILTER)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", http="h11",
-                            ws="none", timeout_graceful_shutdown=1)
+                            ws="none", timeout_graceful_shutdown=1,
+                            ssl_certfile=str(tls.certificate) if tls else None,
+                            ssl_keyfile=str(tls.key) if tls else None)
     return uvicorn.Server(config)
 
 
@@ -68,13 +73,14 @@ class ServerHandle:
 
 @contextlib.contextmanager
 def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0,
-          log_level: str = "warning") -> Iterator[str]:
+          log_level: str = "warning", tls: TlsFiles | None = None) -> Iterator[str]:
     """Serve ``app`` on ``host`` (loopback by default) in a daemon thread; yields the base URL.
 
-    ``port=0`` picks a free port. The server is stopped when the block exits.
+    ``port=0`` picks a free port. The server is stopped when the block exits. With ``tls`` it serves
+    HTTPS and the URL names ``tls.hostname`` (the client maps that name to ``host`` itself).
     """
     sock = _bind(host, port)
-    server = _server(app, log_level)
+    server = _server(app, log_level, tls)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
                               name=f"sim-server-{sock.getsockname()[1]}")
     thread.start()
@@ -84,7 +90,7 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0,
             sock.close()
             raise RuntimeError("the simulator server did not start")
         time.sleep(0.005)
-    handle = ServerHandle(server, thread, _base_url(sock))
+    handle = ServerHandle(server, thread, _base_url(sock, tls))
     try:
         yield handle.base_url
     finally:
@@ -93,12 +99,12 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0,
 
 
 def run(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
-        on_ready: Callable[[str], None] | None = None) -> None:
+        on_ready: Callable[[str], None] | None = None, tls: TlsFiles | None = None) -> None:
     """Serve ``app`` in the foreground until Ctrl-C; ``on_ready(base_url)`` is called once bound."""
     sock = _bind(host, port)
-    server = _server(app, log_level)
+    server = _server(app, log_level, tls)
     if on_ready is not None:
-        on_ready(_base_url(sock))
+        on_ready(_base_url(sock, tls))
     try:
         server.run(sockets=[sock])
     finally:

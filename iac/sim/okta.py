@@ -8,7 +8,7 @@
 
 Fidelity notes (see shared notes, "Okta Management API"):
 - Paging: ``Link`` header lines for ``self`` and ``next``; ``after`` is opaque and bound to its list.
-  Page sizes: users 200 (cap 200), groups 10000 (cap), group members 1000 (cap), apps -1 = all
+  Page sizes: devices 200 (cap 200), users 200 (cap 200), groups 10000 (cap), group members 1000 (cap), apps -1 = all
   (cap 200), app users 50 (1..500), app groups 20 (20..200), ``/iam/assignees/users`` 100 (cap).
   The ``/iam`` lists take no ``limit``; they page by 20 and mirror ``next`` in ``_links`` too.
 - ``/api/v1/users`` without ``search``/``filter`` leaves DEPROVISIONED users out, as Okta does.
@@ -18,7 +18,8 @@ Fidelity notes (see shared notes, "Okta Management API"):
   app-group PUT is an upsert (200); a role a principal already holds is 409 ``E0000090``.
 - Choices where the notes are unsure: APP_GROUP/BUILT_IN membership edits get 403 ``E0000006``;
   sub-resources of ``/users/{id}``, ``/groups/{id}`` and ``/apps/{id}`` spend from the family of
-  their parent list's "*" rule; the group-members cap of 1000 and the /iam page size of 20;
+  their parent list's "*" rule; ``/org`` and ``/devices`` spend from "other"; the group-members cap
+  of 1000 and the /iam page size of 20;
   409 ``E0000090`` (the spec lists no 409). App users are the stored assignments: assigning a group
   to an app does not materialise its members as app users. Everyone holds every user.
 - Where the spec and recorded traffic differ, the spec wins (Everyone's description is a string).
@@ -62,6 +63,7 @@ OKTA_PAGE_SIZES: Mapping[str, PageSize] = {
     "app-groups": PageSize(default=20, maximum=200, minimum=20),
     "assignees": PageSize(default=100, maximum=100),
     "iam": PageSize(default=20, maximum=20),
+    "devices": PageSize(default=200, maximum=200),
 }
 
 _CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -124,14 +126,15 @@ class OktaSim(SimulatorBase):
 
     def __init__(self, *, seed: int = 0, users: int = 1000, groups: int = 50, apps: int = 20,
                  memberships: int | None = None, app_assignments: int | None = None,
-                 token: str | None = None, rate_scale: float = 1.0,
+                 devices: int | None = None, token: str | None = None, rate_scale: float = 1.0,
                  rate_limits: Mapping[str, int] | None = None, clock: Clock | None = None,
                  faults: FaultSettings | None = None) -> None:
         limits = {**OKTA_RATE_LIMITS, **(rate_limits or {})}
         super().__init__(seed=seed, clock=clock, faults=faults,
                          rate_limiter=lambda c: FixedWindowLimiter(limits, clock=c, scale=rate_scale))
         self.dataset = OktaDataset.generate(seed=seed, users=users, groups=groups, apps=apps,
-                                            memberships=memberships, app_assignments=app_assignments)
+                                            memberships=memberships, app_assignments=app_assignments,
+                                            devices=devices)
         self.token = token or token_from_seed(seed)
         self._cursors = CursorCodec(sub_random(seed, "cursor-secret").randbytes(16))
 
@@ -175,6 +178,9 @@ class OktaSim(SimulatorBase):
     def endpoints(self) -> Sequence[Endpoint]:
         e = Endpoint
         return [
+            # Validate() of baton-okta reads the org settings first; a 404 here aborts its sync.
+            e("GET", "/api/v1/org", self._get_org, "other"),
+            e("GET", "/api/v1/devices", self._list_devices, "other", is_page=True),
             e("GET", "/api/v1/users", self._list_users, "users", is_page=True),
             e("GET", "/api/v1/users/{userId}", self._get_user, "user"),
             e("GET", "/api/v1/users/{userId}/roles", self._list_user_roles, "user-writes"),
@@ -300,6 +306,41 @@ class OktaSim(SimulatorBase):
         if next_url:
             body_links["next"] = {"href": next_url}
         return SimResponse(200, {key: items, "_links": body_links}, links)
+
+    # ---- org and devices ---------------------------------------------------------------------
+
+    def _get_org(self, request: SimRequest) -> SimResponse:
+        ds, base = self.dataset, request.base_url
+        host = request.headers.get("host", "").rsplit(":", 1)[0]
+        # The org's subdomain is the first label of the name the client used (an address names none).
+        subdomain = host.split(".", 1)[0] if "." in host and not host.replace(".", "").isdigit() else "acme"
+        org_id = f"00o{ds.org_suffix}{ds.user_ids.encode(0)[3:14]}"
+        links = {rel: {"href": f"{base}/api/v1/org/{path}"} for rel, path in (
+            ("contacts", "contacts"), ("logo", "logo"), ("uploadLogo", "logo"), ("preferences", "preferences"),
+            ("oktaCommunication", "privacy/oktaCommunication"), ("oktaSupport", "privacy/oktaSupport"))}
+        return SimResponse(200, {
+            "id": org_id, "companyName": f"{subdomain.capitalize()} Inc.", "subdomain": subdomain,
+            "status": "ACTIVE", "website": "https://www.example.com", "phoneNumber": "+1-555-0100",
+            "address1": "100 Main Street", "city": "San Francisco", "state": "CA", "postalCode": "94105",
+            "country": "United States", "supportPhoneNumber": "+1-555-0101",
+            "endUserSupportHelpURL": "https://support.example.com",
+            "created": "2019-01-01T00:00:00.000Z", "lastUpdated": "2025-06-01T00:00:00.000Z",
+            "_links": links})
+
+    def _list_devices(self, request: SimRequest) -> SimResponse:
+        ds, base = self.dataset, request.base_url
+        expand = request.query.get("expand")
+        if expand not in (None, "user", "userSummary"):
+            raise _invalid("expand", "must be user or userSummary")
+        keep: Callable[[int], bool] | None = None
+        if expression := request.query.get("search"):
+            parsed = _parse_expression(expression, {"status", "id", "profile.platform", "profile.displayName"})
+            keep = _predicate(parsed, lambda d, field: {
+                "status": ds.device_status_name, "id": ds.device_ids.encode,
+                "profile.platform": ds.device_platform_name,
+                "profile.displayName": ds.device_display_name}[field](d))
+        return self._list(request, range(ds.device_count()), OKTA_PAGE_SIZES["devices"],
+                          lambda d: ds.render_device(d, base, expand=expand), keep)
 
     # ---- users -------------------------------------------------------------------------------
 
