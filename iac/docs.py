@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from iac.spec import INTEGRATIONS, Connector
+from iac.plugins import integration_classes
+from iac.spec import Connector
 from iac.spec._connector import conductorone_settings
 
 __all__ = ["catalog_markdown", "catalog_rows", "explain_integration"]
@@ -27,7 +28,7 @@ CONDUCTORONE_HELP = (
 
 def catalog_rows() -> list[dict[str, Any]]:
     rows = []
-    for name, cls in INTEGRATIONS.items():
+    for name, cls in integration_classes().items():
         info = cls.integration
         own = [s for s in cls.connector_settings() if s.name not in Connector.model_fields]
         rows.append({
@@ -93,7 +94,7 @@ def catalog_markdown() -> str:
         "| Integration | Hosting | Syncs (entitlements) | Provisioning | Settings (env) | Secret settings |",
         "|---|---|---|---|---|---|",
     ]
-    for name, cls in INTEGRATIONS.items():
+    for name, cls in integration_classes().items():
         info = cls.integration
         syncs = ", ".join(
             rt.id + (f" ({'/'.join(e.slug for e in rt.entitlements)})" if rt.entitlements else "")

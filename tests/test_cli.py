@@ -7,7 +7,7 @@ import json
 from conftest import REPO_ROOT, RunIac
 
 from iac.docs import README_BEGIN, README_END, catalog_markdown
-from iac.spec import INTEGRATIONS
+from iac.plugins import integration_classes
 
 
 def test_catalog_json_lists_every_integration_with_its_env(run_iac: RunIac) -> None:
@@ -27,7 +27,7 @@ def test_catalog_json_lists_every_integration_with_its_env(run_iac: RunIac) -> N
 def test_catalog_table_mentions_each_integration(run_iac: RunIac) -> None:
     result = run_iac("catalog")
     assert result.returncode == 0
-    for name in INTEGRATIONS:
+    for name in integration_classes():
         assert name in result.stdout
 
 
@@ -52,7 +52,7 @@ def test_explain_text_names_common_and_specific_settings(run_iac: RunIac) -> Non
 
 
 def test_settings_map_to_runtime_flags() -> None:
-    okta = {s.name: s for s in INTEGRATIONS["okta"].settings()}
+    okta = {s.name: s for s in integration_classes()["okta"].settings()}
     assert okta["sync_custom_roles"].cli_flag == "--sync-custom-roles"
     assert okta["api_token"].secret and not okta["domain"].secret
     assert okta["sync_inactive_apps"].default is True

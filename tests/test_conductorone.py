@@ -24,8 +24,9 @@ from iac.backends.gitops import build_gitops_tree
 from iac.backends.pulumi import deploy
 from iac.docs import catalog_markdown
 from iac.errors import SecretResolutionError, SpecError
+from iac.plugins import integration_classes
 from iac.render import render_stack
-from iac.spec import INTEGRATIONS, Connector, Integration, Setting, conductorone_apps
+from iac.spec import Connector, Integration, Setting, conductorone_apps
 
 FILE_SECRET = "sentinel-concur-file-secret-0401"
 ENV = {
@@ -171,7 +172,7 @@ def test_every_attribute_is_one_the_provider_has_and_every_sensitive_one_is_a_re
 def test_integration_resources_follow_the_specs(synthesized: Synth) -> None:
     """The backend names no attribute: each cloud connector's resource type and attributes are its spec's."""
     for name in ("okta", "coupa", "concur", "celigo"):
-        cls = INTEGRATIONS[name]
+        cls = integration_classes()[name]
         resource = synthesized.resource(str(cls.integration.c1_resource), name)
         own = {s.c1 for s in cls.connector_settings() if s.c1}
         assert set(resource) - {"app_id", "user_ids"} == own, name
@@ -359,7 +360,7 @@ def test_conductorone_apps_read_the_spec_including_a_new_setting() -> None:
 
 
 def test_specs_map_only_to_provider_attributes_and_mark_sensitive_ones_secret() -> None:
-    cloud = {name: cls for name, cls in INTEGRATIONS.items() if "cloud" in cls.integration.hosting}
+    cloud = {name: cls for name, cls in integration_classes().items() if "cloud" in cls.integration.hosting}
     assert sorted(cloud) == ["celigo", "concur", "coupa", "okta"]
     for name, cls in cloud.items():
         resource = str(cls.integration.c1_resource)

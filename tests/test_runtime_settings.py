@@ -14,7 +14,7 @@ from iac.render import render_stack
 from iac.runtime import load_settings
 from iac.runtime.errors import ConnectorConfigError
 from iac.runtime.testing import pod_environment
-from iac.spec import INTEGRATIONS, Connector, Coupa, Okta
+from iac.spec import Celigo, Concur, Connector, Coupa, Okta
 
 
 @pytest.mark.parametrize("name", ["okta", "coupa", "concur"])
@@ -45,8 +45,11 @@ def test_rendered_environment_loads_back_into_the_same_settings(monkeypatch: pyt
 def test_every_bundled_connector_is_configured_by_its_spec() -> None:
     from iac.connectors import registered
 
-    for name, entry in registered().items():
-        assert entry.integration is INTEGRATIONS[name]
+    bundled = {cls.integration.name: cls for cls in (Okta, Coupa, Concur, Celigo)}
+    entries = registered()
+    assert list(entries) == list(bundled)
+    for name, entry in entries.items():
+        assert entry.integration is bundled[name]
         assert issubclass(entry.integration, Connector)
 
 

@@ -34,8 +34,9 @@ from iac.backends.terraform._live import from_live
 from iac.backends.terraform._protocol import request_with_capabilities, write_only_allowed
 from iac.backends.terraform._provider import BatonProvider
 from iac.backends.terraform._server import BatonServicer
+from iac.plugins import plugins
 from iac.render import render_stack
-from iac.spec import INTEGRATIONS, Integration, Setting
+from iac.spec import Integration, Setting
 from iac.spec._connector import SecretField
 from iac.spec.secret import LiteralSecret
 
@@ -73,7 +74,7 @@ OKTA = dict(name="okta", domain="acme.okta.com", api_token="sentinel-unit-token-
 def test_one_resource_type_per_integration_with_the_python_api_names() -> None:
     schemas = all_schemas()
 
-    assert list(schemas) == [f"baton_{name}_connector" for name in INTEGRATIONS]
+    assert list(schemas) == [f"baton_{name}_connector" for name in plugins()]
     for schema in schemas.values():
         cls = schema.integration
         flat = {a.field for a in schema.inputs if a.field is not None}

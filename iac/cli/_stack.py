@@ -13,15 +13,9 @@ from rich.table import Table
 
 from iac.cli._app import OutputFormat, app, err, fail, out, user_errors
 from iac.docs import catalog_markdown, catalog_rows, explain_integration
+from iac.plugins import get_plugin, plugins
 from iac.render import manifests_to_yaml, render_manifests, render_stack, schema_versions, validate_objects, write_tree
-from iac.spec import (
-    INTEGRATIONS,
-    ManagedConductorOne,
-    Stack,
-    conductorone_apps,
-    get_integration,
-    load_stack,
-)
+from iac.spec import ManagedConductorOne, Stack, conductorone_apps, load_stack
 
 StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-level `stack`.",
                                            show_default=False)]
@@ -57,12 +51,12 @@ def catalog(
 @app.command()
 def explain(
     integration: Annotated[str, typer.Argument(
-        help=f"One of: {', '.join(INTEGRATIONS)}.", show_default=False)],
+        help=f"One of: {', '.join(plugins())}.", show_default=False)],
     output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.text,
 ) -> None:
     """Show an integration's settings, env names, what it syncs and what to create upstream."""
     with user_errors():
-        cls = get_integration(integration)
+        cls = get_plugin(integration).spec_class()
     info = explain_integration(cls)
     if output is OutputFormat.json:
         out.print_json(json.dumps(info))

@@ -17,11 +17,10 @@ from iac.spec._connector import (
     env_value_items,
 )
 from iac.spec._settings import Setting, SettingSpec
-from iac.spec.integrations import INTEGRATIONS, Celigo, Concur, Coupa, Custom, Okta, get_integration
+from iac.spec.integrations import Celigo, Concur, Coupa, Custom, Okta
 from iac.spec.stack import Stack, load_stack
 
 __all__ = [
-    "INTEGRATIONS",
     "C1App",
     "C1Attribute",
     "Celigo",
@@ -42,7 +41,6 @@ __all__ = [
     "Stack",
     "conductorone_apps",
     "env_value_items",
-    "get_integration",
     "load_stack",
     "secret",
 ]

@@ -51,8 +51,9 @@ from iac.backends.terraform._schema import (
     connector_schema,
 )
 from iac.errors import IacError
+from iac.plugins import integration_classes
 from iac.render import default_image, render_stack
-from iac.spec import INTEGRATIONS, Connector, Stack
+from iac.spec import Connector, Stack
 from iac.spec._validation import check_dns_label
 
 __all__ = [
@@ -180,9 +181,10 @@ class BatonProvider(Provider):  # type: ignore[misc]
             except ValueError as exc:
                 diags.add_error(str(exc), path=["namespace"])
         images = _known(config.get("images")) or {}
+        known = integration_classes()
         for key in images:
-            if key not in INTEGRATIONS:
-                diags.add_error(f"images: unknown integration {key!r}; known: {', '.join(INTEGRATIONS)}",
+            if key not in known:
+                diags.add_error(f"images: unknown integration {key!r}; known: {', '.join(known)}",
                                 path=["images"])
 
     def configure_provider(self, diags: Diagnostics, config: Config) -> None:
@@ -569,7 +571,7 @@ _CLASSES: dict[str, type[ConnectorResource]] = {}
 def _resource_classes() -> dict[str, type[ConnectorResource]]:
     """One :class:`ConnectorResource` subclass per integration (built once)."""
     if not _CLASSES:
-        for cls in INTEGRATIONS.values():
+        for cls in integration_classes().values():
             spec = connector_schema(cls)
             _CLASSES[spec.type_name] = type(f"{cls.__name__}ConnectorResource", (ConnectorResource,), {"spec": spec})
     return _CLASSES

@@ -25,7 +25,8 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from iac.errors import SpecError
-from iac.spec import INTEGRATIONS, Connector
+from iac.plugins import integration_classes
+from iac.spec import Connector
 from iac.spec._settings import setting_spec
 from iac.spec.secret import LiteralSecret, SecretRef
 
@@ -219,7 +220,7 @@ def connector_schema(integration: type[Connector]) -> ConnectorSchema:
 
 def all_schemas() -> dict[str, ConnectorSchema]:
     """Every resource type, keyed by its Terraform type name, in catalog order."""
-    return {schema.type_name: schema for schema in (connector_schema(cls) for cls in INTEGRATIONS.values())}
+    return {schema.type_name: schema for schema in (connector_schema(cls) for cls in integration_classes().values())}
 
 
 # Connector fields that are deliberately no argument: the provider deploys connectors into the cluster, while

@@ -29,8 +29,8 @@ from iac.backends.terraform._schema import (
     connector_schema,
 )
 from iac.errors import RenderError
+from iac.plugins import get_plugin
 from iac.spec import Connector, ManagedConductorOne, Stack, conductorone_apps
-from iac.spec.integrations import get_integration
 from iac.spec.secret import ConductorOneCredential, ResolvableSecret, SecretRef
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class BatonBindings:
         return provider
 
     def resource(self, integration: str) -> ResourceClass:
-        return ResourceClass(self.lib, connector_schema(get_integration(integration)))
+        return ResourceClass(self.lib, connector_schema(get_plugin(integration).spec_class()))
 
     def resources(self) -> dict[str, ResourceClass]:
         """Every resource class, keyed by Terraform type (``baton_okta_connector``)."""

@@ -34,7 +34,11 @@ class Okta(Connector):
                             (EntitlementDoc("assigned", ("user", "group"), "holds the custom role"),),
                             opt_in="sync_custom_roles"),
             ResourceTypeDoc("resource-set", "resource sets and their role bindings",
-                            (EntitlementDoc("bindings", ("user", "group"), "bound through a custom role"),),
+                            (EntitlementDoc("bindings", ("custom-role",), "custom roles bound to the resource set"),),
+                            opt_in="sync_custom_roles"),
+            ResourceTypeDoc("resourceset-binding", "a custom role bound to a resource set (id <set>:<role>)",
+                            (EntitlementDoc("member", ("user", "group"), "holds the custom role on the resource "
+                                            "set"),),
                             opt_in="sync_custom_roles"),
         ),
         provisioning=(
