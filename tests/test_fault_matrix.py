@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 import pytest
 from conftest import FAULT_MATRIX, REPO_ROOT
@@ -24,8 +26,10 @@ from conftest import FAULT_MATRIX, REPO_ROOT
 from iac import load_stack
 from iac.connectors import registered
 from iac.demo import Sandbox, sandbox_environment, sandbox_for
+from iac.errors import IacError
 from iac.plugins import FaultCases, get_plugin, plugins
 from iac.runtime import Artifact, SyncEngine, Wiring, load_settings
+from iac.runtime.errors import ServerError
 from iac.sim import serve
 from iac.spec import Stack
 
@@ -119,7 +123,20 @@ def _record(org: Org, case: str, outcome: str) -> None:
     FAULT_MATRIX.append((org.stack.connector(org.name).integration.name, case, outcome))
 
 
-def _check_outcome(org: Org, artifact: Path, error: BaseException | None, case: str) -> None:
+T = TypeVar("T")
+
+
+def _attempt(action: Callable[[], T]) -> tuple[IacError | None, T | None]:
+    """Run ``action``; a failure counts as clean only when it is one of the project's own errors (iac.errors,
+    iac.runtime.errors), which carry a message for the user. Anything else (a TypeError, a KeyError) is a
+    bug and propagates, failing the case."""
+    try:
+        return None, action()
+    except IacError as exc:
+        return exc, None
+
+
+def _check_outcome(org: Org, artifact: Path, error: IacError | None, case: str) -> None:
     content = _content(artifact)
     if error is None:
         assert content == org.clean, f"{case}: the artifact differs from a clean run's"
@@ -130,17 +147,27 @@ def _check_outcome(org: Org, artifact: Path, error: BaseException | None, case: 
         _record(org, case, f"failed cleanly ({type(error).__name__}), previous artifact intact")
 
 
+def test_only_the_projects_errors_count_as_failing_cleanly() -> None:
+    def bug() -> None:
+        raise TypeError("'NoneType' object is not subscriptable")
+
+    def vendor_down() -> None:
+        raise ServerError("HTTP 503 after 5 attempts", method="GET", path="/api/v1/users", status=503)
+
+    with pytest.raises(TypeError):
+        _attempt(bug)
+    error, _ = _attempt(vendor_down)
+    assert isinstance(error, ServerError)
+
+
 @pytest.mark.parametrize("case", list(FAULTS))
 def test_injected_faults(org: Org, case: str, tmp_path: Path) -> None:
     artifact = tmp_path / "sync.sqlite"
     _sync(org, artifact)  # the previous good artifact
     sim = org.sandbox.simulator
     sim.set_faults(**FAULTS[case])
-    error: BaseException | None = None
     try:
-        _sync(org, artifact, BATON_HTTP_TIMEOUT_SECONDS="1")
-    except Exception as exc:  # the matrix accepts a clear failure; _check_outcome checks the artifact
-        error = exc
+        error, _ = _attempt(lambda: _sync(org, artifact, BATON_HTTP_TIMEOUT_SECONDS="1"))
     finally:
         sim.set_faults(**{key: 0.0 for key in FAULTS[case] if key.endswith("_rate")})
     _check_outcome(org, artifact, error, case)
@@ -153,11 +180,7 @@ def test_token_expiry_mid_sync(org: Org, tmp_path: Path) -> None:
         return
     artifact = tmp_path / "sync.sqlite"
     watcher = _after_requests(org, 5, sim.expire_tokens)
-    error: BaseException | None = None
-    try:
-        _sync(org, artifact)
-    except Exception as exc:
-        error = exc
+    error, _ = _attempt(lambda: _sync(org, artifact))
     watcher.join(timeout=5)
     assert error is None, f"token expiry mid-sync must be recovered: {error}"
     _check_outcome(org, artifact, None, "token expiry mid-sync")
@@ -191,13 +214,34 @@ def test_sigkill_mid_sync_then_resume(org: Org, tmp_path: Path) -> None:
 
 
 # -- provisioning under injected failures ---------------------------------------------------------------
-# Each integration registers a grant to make (an entitlement a principal does not hold yet, and how many
-# times the vendor's ground truth shows it). A write whose answer is lost is carried out; a client that
-# retried it blindly would apply it twice.
+# Each integration registers a grant to make (an entitlement a principal does not hold yet) and which of the
+# simulator's effective writes apply it. A write whose answer is lost is carried out; a client that retried
+# it blindly would apply it twice. The state cannot tell (Okta ignores a second membership, Coupa stores a
+# set), so the check counts effective writes in the simulator's write log (GET /__sim/writes/effective).
+
+
+def test_the_write_log_counts_a_repeated_write_the_state_deduplicates(org: Org) -> None:
+    """The check below can fail: the same membership sent twice is one membership but two effective writes."""
+    if org.stack.connector(org.name).integration.name != "okta":
+        return  # one vendor shows it; the log is the simulators' shared machinery
+    sim = org.sandbox.simulator
+    ds = sim.dataset
+    group = [g for g in ds.groups() if g.type == "OKTA_GROUP"][-1]  # not the provisioning case's group
+    user = next(u.id for u in ds.users() if u.id not in ds.group_member_ids(group.id))
+    path = f"/api/v1/groups/{group.id}/users/{user}"
+    with httpx.Client(base_url=org.sandbox.base_url, headers=sim.auth_headers) as client:
+        for _ in range(2):
+            assert client.put(path).status_code == 204
+        effective = client.get("/__sim/writes/effective").json()
+        assert client.delete(path).status_code == 204
+    assert ds.group_member_ids(group.id).count(user) == 0
+    assert [(w["method"], w["path"]) for w in effective] == [("PUT", path), ("PUT", path)]
+    assert [(w.method, w.status) for w in sim.writes.effective(path=path)] == [("PUT", 204), ("PUT", 204),
+                                                                               ("DELETE", 204)]
 
 
 def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp_path: Path) -> None:
-    from iac.runtime import Entitlement, ResourceRef, parse_entitlement_id
+    from iac.runtime import Entitlement, ResourceRef, parse_entitlement_id, provision_once
 
     integration = org.stack.connector(org.name).integration.name
     sim = org.sandbox.simulator
@@ -206,33 +250,38 @@ def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp
         _record(org, "provisioning, lost answers + 5xx", "n/a: the connector does not provision")
         return
     case = make_case(sim)
-    entitlement_id, principal, applied = case.entitlement, case.principal, case.applied
-    assert applied() == 0
+
+    def effective_writes() -> int:
+        return sum(1 for write in sim.writes.effective() if case.writes(write))
+
+    assert case.applied() == 0 and effective_writes() == 0
     entry = registered()[integration]
     settings = load_settings(entry.integration, environ=_env(org, tmp_path / "p.sqlite", BATON_PROVISIONING="true",
                                                               BATON_HTTP_TIMEOUT_SECONDS="2"))
-    resource, slug = parse_entitlement_id(entitlement_id)
+    resource, slug = parse_entitlement_id(case.entitlement)
+    entitlement = Entitlement(resource, slug, slug)
     connector = entry.build(settings, Wiring())
     provisioner = connector.provisioner()
     assert provisioner is not None
-    outcomes = []
     injected_before = sum(sim.fault_plan.injected[k] for k in ("lost_answer", "error"))
     try:
         sim.set_faults(lost_answer_rate=0.6, error_rate=0.2)
-        try:
-            outcomes.append(provisioner.grant(ResourceRef.parse(principal), Entitlement(resource, slug, slug)).outcome)
-        except Exception as exc:  # a clear failure is allowed; a second application is not
-            outcomes.append(type(exc).__name__)
+        # What `iac connector <name> grant` runs: a lost answer leads to a re-read, never a blind re-send.
+        first, result = _attempt(lambda: provision_once(
+            lambda: provisioner.grant(ResourceRef.parse(case.principal), entitlement)))
+        first_outcome = type(first).__name__ if result is None else result.outcome.value
         sim.set_faults(lost_answer_rate=0.0, error_rate=0.0)
         injected = sum(sim.fault_plan.injected[k] for k in ("lost_answer", "error")) - injected_before
         case.settle()  # asynchronous provisioning: let accepted requests take effect
-        again = provisioner.grant(ResourceRef.parse(principal), Entitlement(resource, slug, slug)).outcome
+        again = provisioner.grant(ResourceRef.parse(case.principal), entitlement).outcome
     finally:
         sim.set_faults(lost_answer_rate=0.0, error_rate=0.0)
         connector.close()
     case.settle()
-    assert applied() == 1, f"{integration}: the grant is held {applied()} times"
+    effective = effective_writes()
+    assert case.applied() == 1, f"{integration}: the grant is held {case.applied()} times"
+    assert effective == 1, f"{integration}: the vendor carried out the grant {effective} times"
     assert again.value in ("granted", "already-granted")
     assert injected > 0, "no fault hit the grant: the case proves nothing"
     _record(org, "provisioning, lost answers + 5xx",
-            f"applied once after {injected} injected faults (first attempt: {outcomes[0]})")
+            f"applied once: 1 effective write after {injected} injected faults (first attempt: {first_outcome})")

@@ -41,9 +41,11 @@ from iac.runtime import (
     load_settings,
     parse_entitlement_id,
     parse_grant_id,
+    provision_once,
     run_service,
     stop_on_signals,
     upload_artifact,
+    write_once,
 )
 from iac.runtime.errors import BadRequestError, ProvisioningDisabledError
 
@@ -192,7 +194,8 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
         except ValueError as exc:
             raise BadRequestError(str(exc)) from None
         with provisioner(settings) as prov:
-            result = prov.grant(ResourceRef.parse(own["principal"]), Entitlement(resource, slug, slug))
+            result = provision_once(lambda: prov.grant(ResourceRef.parse(own["principal"]),
+                                                       Entitlement(resource, slug, slug)))
         _print_result(result.outcome.value, result.grant_id, own.get("output"))
 
     def revoke(settings: RuntimeSettings, own: dict[str, Any]) -> None:
@@ -202,7 +205,7 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
         except ValueError as exc:
             raise BadRequestError(str(exc)) from None
         with provisioner(settings) as prov:
-            result = prov.revoke(Grant(resource, slug, principal))
+            result = provision_once(lambda: prov.revoke(Grant(resource, slug, principal)))
         _print_result(result.outcome.value, result.grant_id, own.get("output"))
 
     def set_status(settings: RuntimeSettings, own: dict[str, Any], enable: bool) -> None:
@@ -211,7 +214,10 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
         with provisioner(settings) as prov:
             if not isinstance(prov, UserStatusProvisioner):
                 raise BadRequestError(f"the {entry.name} connector cannot enable or disable users")
-            changed = prov.enable_user(user) if enable else prov.disable_user(user)
+            status_provisioner = prov
+            changed, earlier = write_once(lambda: status_provisioner.enable_user(user) if enable
+                                          else status_provisioner.disable_user(user))
+            changed = changed or earlier  # after a lost answer, "already" is most likely our own write
         verb = "enabled" if enable else "disabled"
         _print_result(verb if changed else f"already-{verb}", f"{user.type}:{user.id}", own.get("output"))
 

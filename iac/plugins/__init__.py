@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from iac.errors import PluginError
 
 if TYPE_CHECKING:
+    from iac.sim import RecordedWrite
     from iac.spec import Connector as IntegrationSpec
 
 __all__ = [
@@ -89,11 +90,13 @@ class SimOption:
 @dataclass(frozen=True)
 class ProvisioningCase:
     """A grant the fault matrix makes under injected failures: an entitlement the principal does not hold yet,
-    and how many times the simulator's ground truth shows the grant (it must end at exactly one)."""
+    how many times the simulator's ground truth shows the grant (it must end at exactly one), and which of the
+    simulator's effective writes (``sim.writes.effective()``) carry it out (exactly one must)."""
 
     entitlement: str
     principal: str
     applied: Callable[[], int]
+    writes: Callable[[RecordedWrite], bool]
     settle: Callable[[], None] = field(default=lambda: None)
     """Let accepted asynchronous requests take effect (Concur's User Provisioning), before counting."""
 

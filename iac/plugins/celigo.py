@@ -18,8 +18,10 @@ def _summary(sim: Any) -> str:
 def _provisioning(sim: Any) -> ProvisioningCase:
     ds = sim.dataset
     share = next(s for s, level in ds.access_levels().items() if level == "monitor")
+    path = f"/v1/ashares/{share}"
     return ProvisioningCase("role:manage:assigned", f"user:{share}",
-                            lambda: int(ds.access_levels()[share] == "manage"))
+                            lambda: int(ds.access_levels()[share] == "manage"),
+                            lambda write: (write.method, write.path) == ("PUT", path))
 
 
 PLUGIN = IntegrationPlugin(

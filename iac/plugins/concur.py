@@ -24,9 +24,15 @@ def _provisioning(sim: Any) -> ProvisioningCase:
     ds = sim.dataset
     held = ds.role_assignments()
     user = next(u.id for u in ds.users if (u.id, "INV_APPROVER") not in held)
+
+    def patches_user(write: Any) -> bool:
+        operations = write.body.get("Operations", []) if isinstance(write.body, dict) else []
+        return write.path == "/profile/v4/Bulk" and any(op.get("path") == f"/Users/{user}" for op in operations)
+
     # User Provisioning is asynchronous: settle() lets accepted requests take effect before counting.
     return ProvisioningCase("role:spend:INV_APPROVER:assigned", user,
-                            lambda: int((user, "INV_APPROVER") in ds.role_assignments()), settle=sim.settle)
+                            lambda: int((user, "INV_APPROVER") in ds.role_assignments()), patches_user,
+                            settle=sim.settle)
 
 
 PLUGIN = IntegrationPlugin(

@@ -25,8 +25,10 @@ def _provisioning(sim: Any) -> ProvisioningCase:
     ds = sim.dataset
     user = next(u for u in ds.users if len(u.user_groups) < len(ds.user_groups))
     index = next(i for i in range(len(ds.user_groups)) if i not in user.user_groups)
+    path = f"/api/users/{user.id}"
     return ProvisioningCase(f"group:{ds.user_groups[index].id}:member", str(user.id),
-                            lambda: list(ds.user(user.id).user_groups).count(index))
+                            lambda: list(ds.user(user.id).user_groups).count(index),
+                            lambda write: (write.method, write.path) == ("PUT", path))
 
 
 PLUGIN = IntegrationPlugin(

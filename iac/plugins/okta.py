@@ -20,11 +20,14 @@ def _sandbox(connector: Any, users: int) -> dict[str, Any]:
 
 
 def _provisioning(sim: Any) -> ProvisioningCase:
+    # Group membership: Okta answers a repeated PUT with 204 and the state de-duplicates it, so only the
+    # write log tells a client that sent it twice (a second role assignment would be refused with a 409).
     ds = sim.dataset
-    holders = {a.principal_id for a in ds.role_assignments()}
-    user = next(u.id for u in ds.users() if u.id not in holders)
-    return ProvisioningCase("role:USER_ADMIN:assigned", user, lambda: sum(
-        1 for a in ds.role_assignments() if a.principal_id == user and a.type == "USER_ADMIN"))
+    group = next(g for g in ds.groups() if g.type == "OKTA_GROUP")
+    user = next(u.id for u in ds.users() if u.id not in ds.group_member_ids(group.id))
+    path = f"/api/v1/groups/{group.id}/users/{user}"
+    return ProvisioningCase(f"group:{group.id}:member", user, lambda: ds.group_member_ids(group.id).count(user),
+                            lambda write: (write.method, write.path) == ("PUT", path))
 
 
 PLUGIN = IntegrationPlugin(

@@ -52,6 +52,8 @@ from iac.runtime._protocols import (
     ResourceSyncer,
     TypeGrantsSyncer,
     UserStatusProvisioner,
+    provision_once,
+    write_once,
 )
 from iac.runtime._registry import ConnectorEntry, Wiring
 from iac.runtime._service import HealthServer, Metrics, ServiceState, run_service, stop_on_signals
@@ -119,6 +121,7 @@ __all__ = [
     "parse_grant_id",
     "parse_rate_limit",
     "poll_until",
+    "provision_once",
     "redact",
     "register_secret",
     "request_token",
@@ -126,4 +129,5 @@ __all__ = [
     "stop_on_signals",
     "upload_artifact",
     "work_path_for",
+    "write_once",
 ]

@@ -43,6 +43,7 @@ from iac.runtime.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    WriteOutcomeUnknownError,
 )
 
 __all__ = [
@@ -61,6 +62,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors raised before any byte of the request left: re-sending cannot apply anything twice."""
 
 Bucketer = Callable[[str, str], str]
 """``(method, path) -> bucket name``; the connector knows its vendor's rate-limit classes."""
@@ -376,21 +381,25 @@ class HttpClient:
     def request(self, method: str, url: str, *, params: Mapping[str, str | int] | None = None,
                 json: Any = None, headers: Mapping[str, str] | None = None,
                 content: bytes | Iterable[bytes] | None = None,
-                allow_status: frozenset[int] = frozenset()) -> httpx.Response:
+                allow_status: frozenset[int] = frozenset(), replayable: bool | None = None) -> httpx.Response:
         """Send with pacing and retries; return a 2xx response (or one whose status is in ``allow_status``).
 
         Raises a :class:`~iac.runtime.errors.ApiError` subclass for anything else. A streamed ``content``
-        must be re-iterable (each retry iterates it again).
+        must be re-iterable (each retry iterates it again). ``replayable``: whether sending the request a
+        second time is harmless (default: only GET, HEAD and OPTIONS). A request that is not is never
+        re-sent once the vendor may have carried it out (its answer was lost, a 5xx, a body cut short):
+        that raises :class:`~iac.runtime.errors.WriteOutcomeUnknownError`, and the caller re-reads state.
         """
         return self._request(method, url, params=params, json=json, headers=headers, content=content,
-                             allow_status=allow_status, decode=False)[0]
+                             allow_status=allow_status, decode=False, replayable=replayable)[0]
 
     def request_json(self, method: str, url: str, *, params: Mapping[str, str | int] | None = None,
                      json: Any = None, headers: Mapping[str, str] | None = None,
-                     allow_status: frozenset[int] = frozenset()) -> tuple[Any, httpx.Response]:
+                     allow_status: frozenset[int] = frozenset(),
+                     replayable: bool | None = None) -> tuple[Any, httpx.Response]:
         """Like :meth:`request`, and decode the body; a 2xx body that is not JSON (cut short) is retried."""
         response, data = self._request(method, url, params=params, json=json, headers=headers, content=None,
-                                       allow_status=allow_status, decode=True)
+                                       allow_status=allow_status, decode=True, replayable=replayable)
         return data, response
 
     def get_json(self, url: str, *, params: Mapping[str, str | int] | None = None,
@@ -399,8 +408,11 @@ class HttpClient:
 
     def _request(self, method: str, url: str, *, params: Mapping[str, str | int] | None, json: Any,
                  headers: Mapping[str, str] | None, content: bytes | Iterable[bytes] | None,
-                 allow_status: frozenset[int], decode: bool) -> tuple[httpx.Response, Any]:
+                 allow_status: frozenset[int], decode: bool,
+                 replayable: bool | None = None) -> tuple[httpx.Response, Any]:
         target = self._url(url)
+        if replayable is None:
+            replayable = method.upper() in _REPLAYABLE_METHODS
         if params:
             target = target.copy_merge_params({k: str(v) for k, v in params.items()})
         key = self._bucket_key(method, target)
@@ -428,6 +440,9 @@ class HttpClient:
                 self.pacer.release(key, None, sent=False)
                 failures += 1
                 self.observer.on_response(key, method, 0, self.clock.monotonic() - started)
+                if not replayable and not isinstance(exc, _NOT_SENT):
+                    raise WriteOutcomeUnknownError(f"{type(exc).__name__} after the request was sent",
+                                                   method=method, path=target.path) from None
                 if failures >= self.retry.max_attempts:
                     raise ConnectionFailedError(f"{type(exc).__name__} after {failures} attempt(s)",
                                                 method=method, path=target.path) from None
@@ -448,6 +463,9 @@ class HttpClient:
                     return response, response.json()
                 except ValueError:
                     failures += 1
+                    if not replayable:
+                        raise WriteOutcomeUnknownError(f"HTTP {status}: the answer is not valid JSON",
+                                                       method=method, path=target.path, status=status) from None
                     if failures >= self.retry.max_attempts:
                         raise ApiError(f"HTTP {status}: the body is not valid JSON after {failures} "
                                        "attempt(s)", method=method, path=target.path, status=status) from None
@@ -472,6 +490,8 @@ class HttpClient:
                 continue
             if status in self.retry.retry_statuses:
                 failures += 1
+                if not replayable:  # a 5xx does not say whether the vendor applied the write
+                    raise self._error(response, method, target, WriteOutcomeUnknownError, info)
                 if failures >= self.retry.max_attempts:
                     raise self._error(response, method, target, ServerError, info)
                 delay = self._backoff(failures)

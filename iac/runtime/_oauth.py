@@ -96,7 +96,8 @@ def request_token(http: HttpClient, path: str, form: Mapping[str, str], *,
         pair = f"{quote(basic[0], safe='')}:{quote(basic[1], safe='')}"
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
     try:
-        response = http.request("POST", path, content=urlencode(dict(form)).encode(), headers=headers)
+        response = http.request("POST", path, content=urlencode(dict(form)).encode(), headers=headers,
+                                replayable=True)  # a second token grant changes nothing at the vendor
     except BadRequestError as exc:
         if exc.code in _CREDENTIAL_ERRORS:
             raise AuthError(f"HTTP {exc.status}: the token endpoint refused the credentials"

@@ -12,11 +12,12 @@ so the engine can interleave work for different rate-limit buckets and checkpoin
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from iac.runtime._models import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType
 
@@ -27,6 +28,8 @@ __all__ = [
     "Provisioner",
     "ResourceSyncer",
     "TypeGrantsSyncer",
+    "provision_once",
+    "write_once",
 ]
 
 
@@ -106,6 +109,42 @@ class ProvisionerRouter:
         result = self._route(grant.resource.type, grant.entitlement_slug).revoke(grant)
         _log.info("revoke %s: %s", result.grant_id, result.outcome.value)
         return result
+
+
+T = TypeVar("T")
+
+UNKNOWN_WRITE_ATTEMPTS = 3
+
+
+def write_once(operation: Callable[[], T], *, attempts: int = UNKNOWN_WRITE_ATTEMPTS) -> tuple[T, bool]:
+    """Run an idempotent operation that reads the vendor's state before it writes (a grant, a revoke, an
+    enable). When a write's answer is lost (:class:`~iac.runtime.errors.WriteOutcomeUnknownError`), run it
+    again: it re-reads the state and writes only if the vendor did not carry the first write out, so a
+    write is never applied twice. Returns the result and whether an earlier attempt's write may have taken
+    effect (an "already" answer then most likely reports our own write)."""
+    from iac.runtime.errors import WriteOutcomeUnknownError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation(), attempt > 1
+        except WriteOutcomeUnknownError as exc:
+            if attempt == attempts:
+                raise
+            _log.warning("%s; reading the current state before deciding whether to write again", exc)
+    raise AssertionError("unreachable")
+
+
+_OURS = {ProvisionOutcome.ALREADY_GRANTED: ProvisionOutcome.GRANTED,
+         ProvisionOutcome.ALREADY_REVOKED: ProvisionOutcome.REVOKED}
+
+
+def provision_once(operation: Callable[[], ProvisionResult], *,
+                   attempts: int = UNKNOWN_WRITE_ATTEMPTS) -> ProvisionResult:
+    """:func:`write_once` for a grant or revoke: after a lost answer, "already granted" is our grant."""
+    result, earlier = write_once(operation, attempts=attempts)
+    if earlier and result.outcome in _OURS:
+        return dataclasses.replace(result, outcome=_OURS[result.outcome])
+    return result
 
 
 @runtime_checkable

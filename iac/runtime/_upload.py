@@ -51,7 +51,8 @@ def upload_artifact(path: Path, url: str, *, sync_id: str, token: str | None = N
     if token:
         headers["Authorization"] = f"Bearer {token}"
     with HttpClient(url, clock=clock, observer=observer, retry=retry, timeout=timeout, transport=transport) as http:
-        response = http.request("PUT", url, content=_FileBody(path), headers=headers)
+        response = http.request("PUT", url, content=_FileBody(path), headers=headers,
+                                replayable=True)  # the same artifact under the same sync id
     log.info("uploaded the artifact of sync %s (%d bytes): HTTP %d", sync_id, path.stat().st_size,
              response.status_code)
     return response.status_code

@@ -7,7 +7,8 @@
     │   ├── RetriableApiError         worth retrying later: the runtime already retried and gave up
     │   │   ├── RateLimitedError      429 (retry_after, reset_at)
     │   │   ├── ServerError           5xx
-    │   │   └── ConnectionFailedError connect/read errors and timeouts (status 0)
+    │   │   ├── ConnectionFailedError connect/read errors and timeouts (status 0)
+    │   │   └── WriteOutcomeUnknownError a write may or may not have been carried out: re-read, then decide
     │   └── FatalApiError             retrying cannot help
     │       ├── AuthError             401: the token is wrong or expired
     │       ├── PermissionDeniedError 403: the token lacks a role or scope
@@ -42,6 +43,7 @@ __all__ = [
     "RetriableApiError",
     "ServerError",
     "SyncInterruptedError",
+    "WriteOutcomeUnknownError",
 ]
 
 
@@ -85,6 +87,12 @@ class ServerError(RetriableApiError):
 
 class ConnectionFailedError(RetriableApiError):
     """The connection failed or timed out after all retries."""
+
+
+class WriteOutcomeUnknownError(RetriableApiError):
+    """A write's answer was lost (connection cut, 5xx, a body cut short): the vendor may have carried it
+    out. It is never re-sent blindly; the caller reads the current state and decides (see
+    :func:`iac.runtime.provision_once`)."""
 
 
 class FatalApiError(ApiError):

@@ -12,7 +12,8 @@
 The other vendors follow the same pattern: `CoupaSim` (OAuth client credentials, complete-list PUTs),
 `ConcurSim` (refresh-token OAuth, Identity v4.1, Spend roles, asynchronous User Provisioning) and
 `CeligoSim` (ashares, invites, Link-header paging). Each has ``dataset`` (ground truth), ``writes``
-(every write body as sent), ``expire_tokens()`` (also ``POST /__sim/tokens/expire``) where tokens expire.
+(every write request as sent; ``writes.effective()``: those the vendor carried out, in order, even when the
+state de-duplicates them), ``expire_tokens()`` (also ``POST /__sim/tokens/expire``) where tokens expire.
 
 Shared machinery (seeded data, faults, rate-limit buckets, counters, OAuth tokens, the server runner)
 lives in the private modules; each vendor is one public module (`iac.sim.okta`, `iac.sim.coupa`, …).

@@ -9,9 +9,11 @@ Admin endpoints under ``/__sim`` bypass auth, faults, rate limits and counters:
 ``GET /__sim/stats`` (counts by endpoint and status, faults injected, effective limits),
 ``DELETE /__sim/stats`` (a fresh run: counters, fault history and buckets start over),
 ``GET/POST /__sim/faults`` (read or change knobs; JSON with `FaultSettings` names),
-``GET /__sim/state`` (ground-truth counts), ``GET/DELETE /__sim/writes`` (the bodies of write requests,
-for endpoints that record them), ``POST /__sim/tokens/expire`` (expire every access token issued so far,
-for simulators whose tokens expire). They are unauthenticated: keep the server on loopback.
+``GET /__sim/state`` (ground-truth counts), ``GET/DELETE /__sim/writes`` (every write request as sent,
+whatever its outcome), ``GET /__sim/writes/effective`` (the writes the vendor carried out, in the order it
+applied them, including a repeat that the state de-duplicates and one whose answer was lost),
+``POST /__sim/tokens/expire`` (expire every access token issued so far, for simulators whose tokens expire).
+They are unauthenticated: keep the server on loopback.
 """
 
 from __future__ import annotations
@@ -98,11 +100,17 @@ class Endpoint:
     handler: Handler
     family: str         # the rate-limit bucket it spends from
     is_page: bool = False  # a list page: eligible for the malformed-page fault
-    records_writes: bool = False  # log the request body in `SimulatorBase.writes` (whatever the outcome)
+    records_writes: bool | None = None
+    """Log the request in `SimulatorBase.writes` (whatever the outcome). None: every method but GET; a
+    vendor turns it off only for requests that change no vendor state (an OAuth token grant)."""
 
     @property
     def name(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def is_logged_write(self) -> bool:
+        return self.method != "GET" if self.records_writes is None else self.records_writes
 
 
 class _AbortResponse(Response):
@@ -219,6 +227,7 @@ class SimulatorBase(abc.ABC):
             Route("/__sim/faults", self._admin_faults, methods=["GET", "POST"]),
             Route("/__sim/state", self._admin_state, methods=["GET"]),
             Route("/__sim/writes", self._admin_writes, methods=["GET", "DELETE"]),
+            Route("/__sim/writes/effective", self._admin_effective_writes, methods=["GET"]),
             Route("/__sim/tokens/expire", self._admin_expire_tokens, methods=["POST"]),
         ]
         for endpoint in self.endpoints():
@@ -251,7 +260,7 @@ class SimulatorBase(abc.ABC):
     async def _dispatch(self, endpoint: Endpoint, request: Request) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         written = None
-        if endpoint.records_writes:
+        if endpoint.is_logged_write:
             written = self.writes.record(request.method, request.url.path, _decoded(await request.body()),
                                          self.clock.time())
         fault = self.fault_plan.draw(request.method, target, is_page=endpoint.is_page)
@@ -290,7 +299,7 @@ class SimulatorBase(abc.ABC):
         all_headers += headers
         self.stats.record(endpoint.name, status)
         if written is not None:
-            written.status = status
+            self.writes.answered(written, status)
         if fault is Fault.LOST_ANSWER and request.method != "GET":
             return _AbortResponse()  # done, but the client never learns it
         return self._response(status, body, all_headers)
@@ -350,6 +359,9 @@ class SimulatorBase(abc.ABC):
             self.writes.clear()
             return Response(status_code=204)
         return Response(_encode_json([w.as_dict() for w in self.writes.entries()]), media_type="application/json")
+
+    async def _admin_effective_writes(self, request: Request) -> Response:
+        return Response(_encode_json([w.as_dict() for w in self.writes.effective()]), media_type="application/json")
 
     async def _admin_expire_tokens(self, request: Request) -> Response:
         try:

@@ -49,6 +49,7 @@ class WriteLog:
 
     def __init__(self) -> None:
         self._entries: list[RecordedWrite] = []
+        self._effective: list[RecordedWrite] = []
         self._lock = threading.Lock()
 
     def record(self, method: str, path: str, body: Any, at: float) -> RecordedWrite:
@@ -57,14 +58,34 @@ class WriteLog:
             self._entries.append(entry)
         return entry
 
-    def entries(self, method: str | None = None, path: str | None = None) -> list[RecordedWrite]:
+    def answered(self, entry: RecordedWrite, status: int) -> None:
+        """The vendor answered ``entry`` with ``status``; a 2xx means it carried the write out (even when
+        the answer is then lost on the way back)."""
         with self._lock:
-            return [e for e in self._entries
-                    if (method is None or e.method == method) and (path is None or e.path == path)]
+            entry.status = status
+            if 200 <= status < 300:
+                self._effective.append(entry)
+
+    def entries(self, method: str | None = None, path: str | None = None) -> list[RecordedWrite]:
+        """Every write request received, in arrival order, whatever its outcome."""
+        with self._lock:
+            return _matching(self._entries, method, path)
+
+    def effective(self, method: str | None = None, path: str | None = None) -> list[RecordedWrite]:
+        """The writes the vendor carried out, in the order it applied them: one entry per accepted request,
+        even when it changed nothing the state shows (a repeated idempotent PUT, a set that already held
+        the item). Counting these, not the state, is what tells a client that sent a write twice."""
+        with self._lock:
+            return _matching(self._effective, method, path)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._effective.clear()
+
+
+def _matching(entries: list[RecordedWrite], method: str | None, path: str | None) -> list[RecordedWrite]:
+    return [e for e in entries if (method is None or e.method == method) and (path is None or e.path == path)]
 
 
 class RecordedWrite:

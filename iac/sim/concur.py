@@ -263,12 +263,12 @@ class ConcurSim(SimulatorBase):
     def endpoints(self) -> Sequence[Endpoint]:
         e, g = Endpoint, self._guarded
         return [
-            e("POST", _TOKEN_PATH, self._token, "oauth"),
+            e("POST", _TOKEN_PATH, self._token, "oauth", records_writes=False),  # issues a token, changes nothing
             e("GET", _IDENTITY, g(self._list_identities, "identity.user.core.read"), "api", is_page=True),
             e("GET", _IDENTITY + "/{userId}", g(self._get_identity, "identity.user.core.read"), "api"),
             e("GET", _SPEND, g(self._list_spend, "spend.user.general.read"), "api", is_page=True),
             e("GET", _SPEND + "/{userId}", g(self._get_spend, "spend.user.general.read"), "api"),
-            e("POST", "/profile/v4/Bulk", g(self._bulk, "user.provision.write"), "api", records_writes=True),
+            e("POST", "/profile/v4/Bulk", g(self._bulk, "user.provision.write"), "api"),
             e("GET", "/profile/v4/provisions/{provisionId}/status",
               g(self._provision_status, "user.provision.read", "user.provision.write"), "api"),
         ]

@@ -246,14 +246,13 @@ class CoupaSim(SimulatorBase):
     def endpoints(self) -> Sequence[Endpoint]:
         e, g = Endpoint, self._guarded
         return [
-            e("POST", _TOKEN_PATH, self._token, "oauth"),
+            e("POST", _TOKEN_PATH, self._token, "oauth", records_writes=False),  # issues a token, changes nothing
             e("GET", "/api/users", g(self._list_users, "core.user.read"), "api", is_page=True),
             e("GET", "/api/users/{userId}", g(self._get_user, "core.user.read"), "api"),
-            e("PUT", "/api/users/{userId}", g(self._put_user, "core.user.write"), "api", records_writes=True),
+            e("PUT", "/api/users/{userId}", g(self._put_user, "core.user.write"), "api"),
             e("GET", "/api/user_groups", g(self._list_user_groups, "core.user_group.read"), "api", is_page=True),
             e("GET", "/api/user_groups/{groupId}", g(self._get_user_group, "core.user_group.read"), "api"),
-            e("PUT", "/api/user_groups/{groupId}", g(self._put_user_group, "core.user_group.write"), "api",
-              records_writes=True),
+            e("PUT", "/api/user_groups/{groupId}", g(self._put_user_group, "core.user_group.write"), "api"),
             e("GET", "/api/roles", g(self._list_roles, "core.user.read"), "api", is_page=True),
             e("GET", "/api/business_groups", g(self._list_business_groups, "core.common.read"), "api",
               is_page=True),
