@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-
 import pytest
 from conftest import FAULT_MATRIX, REPO_ROOT
 
