@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "_synth": ("synth",),
     "_terraform": ("terraform",),
     "_connector": ("connector",),
+    "_review": ("review",),
     "_sim": ("sim",),
 }
 _MODULE_OF = {command: module for module, commands in COMMAND_MODULES.items() for command in commands}

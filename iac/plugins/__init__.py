@@ -167,6 +167,9 @@ class IntegrationPlugin:
     """ConductorOne's image of the upstream connector, where one is published."""
     upstream_binary: str | None = None
     """The upstream connector's executable name (``baton-okta``), where its source is public."""
+    review: Ref | None = None
+    """The :class:`iac.runtime.ReviewFacts` ``iac review`` applies (what is privileged, what makes an account
+    inactive), declared beside the connector's resource types; None: the generic rules."""
 
     def spec_class(self) -> type[IntegrationSpec]:
         cls: type[IntegrationSpec] = resolve(self.spec)

@@ -28,6 +28,7 @@ PLUGIN = IntegrationPlugin(
     name="celigo",
     spec="iac.spec.integrations.celigo:Celigo",
     connector="iac.connectors.celigo.connector:build",
+    review="iac.connectors.celigo.resources:REVIEW",
     simulator=Simulator(
         factory="iac.sim.celigo:CeligoSim",
         help="""Serve a simulated Celigo account until Ctrl-C (Authorization: Bearer <token>).

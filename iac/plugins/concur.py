@@ -39,6 +39,7 @@ PLUGIN = IntegrationPlugin(
     name="concur",
     spec="iac.spec.integrations.concur:Concur",
     connector="iac.connectors.concur.connector:build",
+    review="iac.connectors.concur.resources:REVIEW",
     simulator=Simulator(
         factory="iac.sim.concur:ConcurSim",
         help="""Serve a simulated SAP Concur company until Ctrl-C (refresh-token OAuth at POST /oauth2/v0/token).

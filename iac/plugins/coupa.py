@@ -35,6 +35,7 @@ PLUGIN = IntegrationPlugin(
     name="coupa",
     spec="iac.spec.integrations.coupa:Coupa",
     connector="iac.connectors.coupa.connector:build",
+    review="iac.connectors.coupa.resources:REVIEW",
     simulator=Simulator(
         factory="iac.sim.coupa:CoupaSim",
         help="""Serve a simulated Coupa instance until Ctrl-C (OAuth client credentials at POST /oauth2/token).

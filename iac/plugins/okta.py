@@ -34,6 +34,7 @@ PLUGIN = IntegrationPlugin(
     name="okta",
     spec="iac.spec.integrations.okta:Okta",
     connector="iac.connectors.okta.connector:build",
+    review="iac.connectors.okta.resources:REVIEW",
     simulator=Simulator(
         factory="iac.sim.okta:OktaSim",
         help="""Serve a simulated Okta org until Ctrl-C.

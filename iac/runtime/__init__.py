@@ -56,12 +56,14 @@ from iac.runtime._protocols import (
     write_once,
 )
 from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.runtime._review import GENERIC_REVIEW, Inactive, Privileged, ReviewFacts
 from iac.runtime._service import HealthServer, Metrics, ServiceState, run_service, stop_on_signals
 from iac.runtime._settings import RuntimeSettings, comma_list, connector_config, load_settings, parse_duration
 from iac.runtime._store import SCHEMA_VERSION, Artifact, SyncRun, WorkingStore, work_path_for
 from iac.runtime._upload import upload_artifact
 
 __all__ = [
+    "GENERIC_REVIEW",
     "SCHEMA_VERSION",
     "VIEWS",
     "AccessToken",
@@ -79,10 +81,12 @@ __all__ = [
     "HealthServer",
     "HttpClient",
     "HttpObserver",
+    "Inactive",
     "LimitedPacer",
     "Metrics",
     "Pacer",
     "Page",
+    "Privileged",
     "ProvisionOutcome",
     "ProvisionResult",
     "Provisioner",
@@ -93,6 +97,7 @@ __all__ = [
     "ResourceSyncer",
     "ResourceType",
     "RetryPolicy",
+    "ReviewFacts",
     "RuntimeSettings",
     "ServiceState",
     "SyncEngine",

@@ -26,12 +26,25 @@ from __future__ import annotations
 from typing import Any
 
 from iac.connectors.celigo.client import CeligoClient, JSONObject
-from iac.runtime import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType, Trait, UserStatus
+from iac.runtime import (
+    Entitlement,
+    Grant,
+    Inactive,
+    Page,
+    Privileged,
+    Resource,
+    ResourceRef,
+    ResourceType,
+    ReviewFacts,
+    Trait,
+    UserStatus,
+)
 
 __all__ = [
     "ACCOUNT_ROLES",
     "INTEGRATION",
     "INTEGRATION_LEVELS",
+    "REVIEW",
     "ROLE",
     "ROLE_REACH",
     "USER",
@@ -52,6 +65,18 @@ ACCOUNT_ROLES: dict[str, str] = {
 INTEGRATION_LEVELS = ("manage", "monitor")
 ROLE_REACH: dict[str, str] = {"administrator": "manage", "manage": "manage", "monitor": "monitor"}
 """Account role → what it allows on every integration."""
+
+REVIEW = ReviewFacts(
+    privileged=(
+        Privileged("role", "Celigo account administrator", resource_ids=frozenset({"administrator"}), critical=True),
+        Privileged("role", "Celigo account-wide manage (edits every integration)", resource_ids=frozenset({"manage"})),
+    ),
+    inactive=(Inactive("disabled", "Celigo account share", values=(True,)),
+              Inactive("invitation", "Celigo invitation", values=("declined",))),
+    declared_by="celigo",
+)
+"""For ``iac review``: the account-wide administrator and manage roles are privileged; a disabled share
+(or a declined invitation) should hold nothing."""
 
 
 class UserSyncer:

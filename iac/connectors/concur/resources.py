@@ -27,13 +27,40 @@ from iac.connectors.concur.client import (
     spend_roles_of,
 )
 from iac.connectors.concur.roles import RoleInfo, all_roles, role_info
-from iac.runtime import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType, Trait, UserStatus
+from iac.runtime import (
+    Entitlement,
+    Grant,
+    Inactive,
+    Page,
+    Privileged,
+    Resource,
+    ResourceRef,
+    ResourceType,
+    ReviewFacts,
+    Trait,
+    UserStatus,
+)
 
-__all__ = ["ROLE", "USER", "RoleSyncer", "UserSyncer"]
+__all__ = ["REVIEW", "ROLE", "USER", "RoleSyncer", "UserSyncer"]
 
 USER = ResourceType("user", "User", (Trait.USER,), "SAP Concur users (Identity v4.1)", has_entitlements=False,
                     has_grants=False)
 ROLE = ResourceType("role", "Role", (Trait.ROLE,), "Base Concur products and Concur Spend roles")
+
+REVIEW = ReviewFacts(
+    privileged=(
+        Privileged("role", "Concur role and security administration",
+                   resource_ids=frozenset({"spend:SHD_ROLE_ADMIN", "spend:SHD_CONFIG_ADMIN",
+                                           "spend:SHD_WEB_SERVICES_ADMIN"}),
+                   critical=True),
+        Privileged("role", "Concur administrative role", name_pattern=r"admin"),
+    ),
+    inactive=(Inactive("is_active", "Concur user", values=(False,)),
+              Inactive("termination_date", "Concur termination date", past_date=True)),
+    declared_by="concur",
+)
+"""For ``iac review``: Spend roles whose code or name says administrator are privileged; a user who is
+not active or whose termination date has passed should hold nothing."""
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,26 @@ from typing import Any
 
 from iac.connectors.coupa.client import ACCESS_LISTS, LICENSE_FLAGS, CoupaClient, JSONObject, OffsetPage
 from iac.connectors.coupa.config import ACCOUNTING_SCOPE
-from iac.runtime import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType, Trait, UserStatus
+from iac.runtime import (
+    Entitlement,
+    Grant,
+    Inactive,
+    Page,
+    Privileged,
+    Resource,
+    ResourceRef,
+    ResourceType,
+    ReviewFacts,
+    Trait,
+    UserStatus,
+)
 
 __all__ = [
     "ACCOUNT_GROUP",
     "CONTENT_GROUP",
     "GROUP",
     "LICENSE",
+    "REVIEW",
     "ROLE",
     "USER",
     "AccountGroupSyncer",
@@ -50,6 +63,17 @@ CONTENT_GROUP = ResourceType("content-group", "Content Group", (Trait.GROUP,),
                              "Coupa content groups (business groups)", has_grants=False)
 ACCOUNT_GROUP = ResourceType("account-group", "Account Group", (Trait.GROUP,), "Coupa account groups",
                              has_grants=False)
+
+REVIEW = ReviewFacts(
+    privileged=(
+        Privileged("role", "Coupa Admin role (full access)", name_pattern=r"^admin$", critical=True),
+        Privileged("role", "Coupa administrative role", name_pattern=r"\badmin"),
+    ),
+    inactive=(Inactive("active", "Coupa user record", values=(False,)),),
+    declared_by="coupa",
+)
+"""For ``iac review``: roles named Admin are privileged (Coupa role ids differ per instance); a user
+whose record says ``active: false`` should hold nothing."""
 
 log = logging.getLogger(__name__)
 

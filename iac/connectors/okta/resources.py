@@ -22,7 +22,19 @@ import logging
 from typing import Any
 
 from iac.connectors.okta.client import JSONObject, OktaClient
-from iac.runtime import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType, Trait, UserStatus
+from iac.runtime import (
+    Entitlement,
+    Grant,
+    Inactive,
+    Page,
+    Privileged,
+    Resource,
+    ResourceRef,
+    ResourceType,
+    ReviewFacts,
+    Trait,
+    UserStatus,
+)
 from iac.runtime.errors import PermissionDeniedError
 
 __all__ = [
@@ -31,6 +43,7 @@ __all__ = [
     "GROUP",
     "RESOURCE_SET",
     "RESOURCE_SET_BINDING",
+    "REVIEW",
     "ROLE",
     "STANDARD_ROLES",
     "USER",
@@ -69,6 +82,19 @@ STANDARD_ROLES: dict[str, str] = {
     "ACCESS_REQUESTS_ADMIN": "Access Requests Administrator",
     "WORKFLOWS_ADMIN": "Workflows Administrator",
 }
+
+REVIEW = ReviewFacts(
+    privileged=(
+        Privileged("role", "Okta super or org administrator", resource_ids=frozenset({"SUPER_ADMIN", "ORG_ADMIN"}),
+                   critical=True),
+        Privileged("role", "Okta standard admin role"),
+        Privileged("custom-role", "Okta custom admin role"),
+        Privileged("resourceset-binding", "Okta custom admin role bound to a resource set"),
+    ),
+    inactive=(Inactive("status", "Okta user status", values=("SUSPENDED", "DEPROVISIONED")),),
+    declared_by="okta",
+)
+"""For ``iac review``: every admin role is privileged; suspended and deprovisioned users should hold nothing."""
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,364 @@
+"""The access review of one sync, computed from a :class:`~iac.review._source.Snapshot` into flat columns.
+
+Everything is indexed: resources, entitlements and grants become integer positions in lists and arrays,
+so 100k accounts and 1M grants fit in a few tens of MB here and travel to the browser as compact JSON.
+Effective access follows ``expandable`` grants exactly as ``iac connector inspect … access`` does: a grant
+on entitlement T held by H with ``expandable=[E]`` is held by every holder of E, "via H", transitively.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from iac.review._source import Snapshot, SyncInfo, SyncSource
+from iac.runtime import ReviewFacts, parse_entitlement_id
+
+__all__ = ["Review", "build_review"]
+
+DIRECT = -1
+"""The ``via`` of a grant held directly."""
+
+
+@dataclass
+class Review:
+    """Columns, aligned by index. Resource ``r``: ``res_type[r]`` (index into ``types``), ``res_id[r]`` …;
+    entitlement ``e``: ``ent_res[e]`` (a resource index), ``ent_slug[e]`` …. Direct grants are stored by
+    principal: ``grant_ents[grant_offsets[r]:grant_offsets[r + 1]]`` are the entitlements ``r`` holds."""
+
+    source: str
+    source_format: str
+    integration: str
+    facts: ReviewFacts
+    sync: SyncInfo
+    previous: SyncInfo | None
+    generated_at: dt.datetime
+    types: list[tuple[str, str]] = field(default_factory=list)
+    res_type: list[int] = field(default_factory=list)
+    res_id: list[str] = field(default_factory=list)
+    res_name: list[str] = field(default_factory=list)
+    res_login: list[str] = field(default_factory=list)
+    res_status: list[str] = field(default_factory=list)
+    res_inactive: list[str] = field(default_factory=list)
+    ent_id: list[str] = field(default_factory=list)
+    ent_res: list[int] = field(default_factory=list)
+    ent_slug: list[str] = field(default_factory=list)
+    ent_name: list[str] = field(default_factory=list)
+    ent_rule: list[int] = field(default_factory=list)
+    """Index into ``facts.privileged`` of the rule that makes the entitlement privileged, or -1."""
+    ent_direct: list[int] = field(default_factory=list)
+    ent_accounts: list[int] = field(default_factory=list)
+    grant_offsets: array[int] = field(default_factory=lambda: array("i"))
+    grant_ents: array[int] = field(default_factory=lambda: array("i"))
+    edges: list[tuple[int, int, int]] = field(default_factory=list)
+    """(source entitlement, target entitlement, holder resource): holders of source hold target via holder."""
+    accounts: list[int] = field(default_factory=list)
+    acc_direct: list[int] = field(default_factory=list)
+    acc_effective: list[int] = field(default_factory=list)
+    acc_privileged: list[int] = field(default_factory=list)
+    privileged: list[tuple[int, int, int]] = field(default_factory=list)
+    """(account resource, entitlement, via resource or DIRECT)."""
+    inactive: list[int] = field(default_factory=list)
+    """Account resources that are inactive and still hold at least one grant."""
+    changes: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """(change, kind, subject, detail): ``added``/``removed``/``changed``, ``grant``/``account``."""
+
+    @property
+    def grant_count(self) -> int:
+        return len(self.grant_ents)
+
+    def label(self, r: int) -> str:
+        """``Ada Lovelace (user:00u1)``."""
+        return f"{self.res_name[r]} ({self.types[self.res_type[r]][0]}:{self.res_id[r]})"
+
+    def via_label(self, via: int) -> str:
+        return "direct" if via == DIRECT else f"{self.types[self.res_type[via]][0]}:{self.res_id[via]}"
+
+    def entitlement_label(self, e: int) -> str:
+        return f"{self.ent_name[e]} ({self.ent_id[e]})"
+
+    def access_rows(self, r: int) -> list[tuple[int, int]]:
+        """(entitlement, via) rows of resource ``r``'s effective access, in ``inspect access`` order."""
+        adjacency = _adjacency(self.edges)
+        direct = self.grant_ents[self.grant_offsets[r]:self.grant_offsets[r + 1]]
+        rows = [(e, DIRECT) for e in sorted(direct, key=self.ent_id.__getitem__)]
+        expanded: set[int] = set()
+        index = 0
+        while index < len(rows):
+            entitlement = rows[index][0]
+            index += 1
+            if entitlement in expanded:
+                continue
+            expanded.add(entitlement)
+            rows += adjacency.get(entitlement, [])
+        return rows
+
+
+def _adjacency(edges: Iterable[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
+    out: dict[int, list[tuple[int, int]]] = {}
+    for source, target, holder in edges:
+        out.setdefault(source, []).append((target, holder))
+    return out
+
+
+class _Index:
+    """Resources and entitlements of one review, growing as grants name ones the sync did not list."""
+
+    def __init__(self, review: Review) -> None:
+        self.review = review
+        self.types: dict[str, int] = {}
+        self.resources: dict[str, int] = {}
+        self.entitlements: dict[str, int] = {}
+
+    def type_index(self, type_id: str, name: str | None = None) -> int:
+        index = self.types.get(type_id)
+        if index is None:
+            index = self.types[type_id] = len(self.review.types)
+            self.review.types.append((type_id, name or type_id))
+        return index
+
+    def add_resource(self, type_id: str, ident: str, name: str, login: str, status: str, inactive: str) -> int:
+        rv = self.review
+        index = self.resources[f"{type_id}\x00{ident}"] = len(rv.res_id)
+        rv.res_type.append(self.type_index(type_id))
+        rv.res_id.append(ident)
+        rv.res_name.append(name)
+        rv.res_login.append(login)
+        rv.res_status.append(status)
+        rv.res_inactive.append(inactive)
+        return index
+
+    def resource(self, type_id: str, ident: str) -> int:
+        index = self.resources.get(f"{type_id}\x00{ident}")
+        return self.add_resource(type_id, ident, ident, "", "", "") if index is None else index
+
+    def add_entitlement(self, ident: str, resource: int, slug: str, name: str, rule: int) -> int:
+        rv = self.review
+        index = self.entitlements[ident] = len(rv.ent_id)
+        rv.ent_id.append(ident)
+        rv.ent_res.append(resource)
+        rv.ent_slug.append(slug)
+        rv.ent_name.append(name)
+        rv.ent_rule.append(rule)
+        return index
+
+    def entitlement(self, ident: str) -> int:
+        index = self.entitlements.get(ident)
+        if index is not None:
+            return index
+        try:
+            ref, slug = parse_entitlement_id(ident)
+        except ValueError:
+            return self.add_entitlement(ident, self.resource("unknown", ident), "", ident, -1)
+        resource = self.resource(ref.type, ref.id)
+        return self.add_entitlement(ident, resource, slug, ident, self._rule(ref.type, ref.id, resource, slug))
+
+    def _rule(self, type_id: str, ident: str, resource: int, slug: str) -> int:
+        facts = self.review.facts
+        rule = facts.privilege(type_id, ident, self.review.res_name[resource], slug)
+        return -1 if rule is None else facts.privileged.index(rule)
+
+
+def _status_text(facts: ReviewFacts, status: str | None, profile: Any) -> str:
+    """The user trait's status, with the vendor's own word when a rule reads one (``disabled (SUSPENDED)``)."""
+    shown = status or ""
+    for rule in facts.inactive:
+        if rule.source == "profile" and not rule.past_date:
+            value = profile.get(rule.attribute)
+            if isinstance(value, str) and value:
+                return f"{shown} ({value})" if shown else value
+    return shown
+
+
+def build_review(source: SyncSource, snapshot: Snapshot, facts: ReviewFacts, *,
+                 previous: Snapshot | None = None, integration: str | None = None,
+                 now: dt.datetime | None = None) -> Review:
+    now = now or dt.datetime.now(dt.UTC)
+    review = Review(str(source.path), source.format, integration or source.integration or "unknown", facts,
+                    snapshot.info, previous.info if previous else None, now)
+    index = _Index(review)
+    for t in snapshot.resource_types():
+        index.type_index(t.id, t.display_name)
+    account_type = facts.account_type
+    for r in snapshot.resources():
+        login = r.login or (r.emails[0] if r.emails else "")
+        if r.type == account_type:
+            inactive = facts.inactive_reason(r.status, r.profile, now) or ""
+            status = _status_text(facts, r.status, r.profile)
+        else:
+            inactive, status = "", ""
+        index.add_resource(r.type, r.id, r.display_name, login, status, inactive)
+    for e in snapshot.entitlements():
+        resource = index.resource(e.resource_type, e.resource_id)
+        index.add_entitlement(e.id, resource, e.slug, e.display_name,
+                              index._rule(e.resource_type, e.resource_id, resource, e.slug))
+    _load_grants(review, index, snapshot)
+    _effective_access(review)
+    if previous is not None:
+        _changes(review, index, previous)
+    return review
+
+
+def _load_grants(review: Review, index: _Index, snapshot: Snapshot) -> None:
+    """Direct grants, grouped by principal with a counting sort (no per-grant Python objects kept)."""
+    ents, principals = array("i"), array("i")
+    entitlement, resource = index.entitlement, index.resource
+    for ent_id, ptype, pid, expandable in snapshot.grants():
+        e = entitlement(ent_id)
+        p = resource(ptype, pid)
+        ents.append(e)
+        principals.append(p)
+        for source in expandable:
+            review.edges.append((entitlement(source), e, p))
+    count = len(review.res_id)
+    offsets = array("i", bytes(4 * (count + 1)))
+    for p in principals:
+        offsets[p + 1] += 1
+    for i in range(count):
+        offsets[i + 1] += offsets[i]
+    cursor = array("i", offsets[:count])
+    by_principal = array("i", bytes(4 * len(ents)))
+    for e, p in zip(ents, principals, strict=True):
+        by_principal[cursor[p]] = e
+        cursor[p] += 1
+    review.grant_offsets, review.grant_ents = offsets, by_principal
+    direct = Counter(ents)
+    review.ent_direct = [direct.get(e, 0) for e in range(len(review.ent_id))]
+
+
+def _effective_access(review: Review) -> None:
+    """Per account: direct and effective entitlement counts and privileged rows; per entitlement: how many
+    accounts hold it effectively."""
+    adjacency = _adjacency(review.edges)
+    reach_memo: dict[int, frozenset[int]] = {}
+
+    def reach(start: int) -> frozenset[int]:
+        """Every entitlement reachable from ``start`` through expansion edges (not ``start`` itself)."""
+        known = reach_memo.get(start)
+        if known is not None:
+            return known
+        seen: set[int] = set()
+        stack = [target for target, _ in adjacency.get(start, [])]
+        while stack:
+            e = stack.pop()
+            if e not in seen:
+                seen.add(e)
+                stack += [target for target, _ in adjacency.get(e, [])]
+        reach_memo[start] = result = frozenset(seen)
+        return result
+
+    privileged = {e for e, rule in enumerate(review.ent_rule) if rule >= 0}
+    expands = set(adjacency)
+    holders: Counter[int] = Counter()
+    type_ids = [t for t, _ in review.types]
+    account_type_index = type_ids.index(review.facts.account_type) if review.facts.account_type in type_ids else -1
+    offsets, grant_ents, res_type = review.grant_offsets, review.grant_ents, review.res_type
+    for r in range(len(review.res_id)):
+        if res_type[r] != account_type_index:
+            continue
+        direct = set(grant_ents[offsets[r]:offsets[r + 1]])
+        effective = direct
+        if direct & expands:
+            effective = set(direct)
+            for e in direct & expands:
+                effective |= reach(e)
+        review.accounts.append(r)
+        review.acc_direct.append(offsets[r + 1] - offsets[r])
+        review.acc_effective.append(len(effective))
+        holders.update(effective)
+        hits = effective & privileged
+        review.acc_privileged.append(len(hits))
+        if hits:
+            rows = {(r, e, DIRECT) for e in direct & hits}
+            for source in effective & expands:
+                rows.update((r, target, holder) for target, holder in adjacency[source] if target in hits)
+            review.privileged += sorted(rows, key=lambda row: (review.ent_rule[row[1]], row[1], row[2]))
+        if direct and review.res_inactive[r]:
+            review.inactive.append(r)
+    review.ent_accounts = [holders.get(e, 0) for e in range(len(review.ent_id))]
+    review.privileged.sort(key=lambda row: (not review.facts.privileged[review.ent_rule[row[1]]].critical,
+                                            review.ent_rule[row[1]], review.ent_id[row[1]], row[0]))
+
+
+def _changes(review: Review, index: _Index, previous: Snapshot) -> None:
+    """Accounts added, removed or changed in status, and direct grants added or removed, against
+    ``previous``. Grants are compared as sorted 64-bit keys (entitlement << 32 | principal)."""
+    account_type = review.facts.account_type
+    old_accounts: dict[str, tuple[str, str]] = {}
+    for row in previous.resources():
+        if row.type == account_type:
+            status = _status_text(review.facts, row.status, row.profile)
+            old_accounts[row.id] = (f"{row.display_name} ({row.type}:{row.id})", status)
+    old_keys = array("q")
+    first_new_resource, first_new_entitlement = len(review.res_id), len(review.ent_id)
+    for ent_id, ptype, pid, _expandable in previous.grants():
+        e = index.entitlements.get(ent_id)
+        if e is None:
+            e = index.add_entitlement(ent_id, -1, ent_id.rpartition(":")[2], ent_id, -1)
+        p = index.resources.get(f"{ptype}\x00{pid}")
+        if p is None:
+            p = index.add_resource(ptype, pid, pid, "", "", "")
+        old_keys.append(e << 32 | p)
+    # Resources and entitlements only the previous sync knew: give them labels, then forget them.
+    names = {r.id: r.display_name for r in previous.resources() if r.type != account_type} \
+        if len(review.res_id) > first_new_resource else {}
+    review.changes += _account_changes(review, old_accounts)
+    new_keys = array("q", sorted(
+        (e << 32 | r) for r in range(first_new_resource)
+        for e in review.grant_ents[review.grant_offsets[r]:review.grant_offsets[r + 1]]))
+    old_sorted = array("q", sorted(old_keys))
+    del old_keys
+    for change, key in _merge_diff(old_sorted, new_keys):
+        e, r = key >> 32, key & 0xFFFFFFFF
+        if r < first_new_resource:
+            subject = review.label(r)
+        else:
+            type_id, ident = review.types[review.res_type[r]][0], review.res_id[r]
+            subject = old_accounts[ident][0] if type_id == account_type and ident in old_accounts else \
+                f"{names.get(ident, ident)} ({type_id}:{ident})"
+        detail = review.entitlement_label(e) if e < first_new_entitlement else review.ent_id[e]
+        review.changes.append((change, "grant", subject, detail))
+    # Drop the previous-only entries so the report's columns hold the current sync alone.
+    for column in (review.res_type, review.res_id, review.res_name, review.res_login, review.res_status,
+                   review.res_inactive):
+        del column[first_new_resource:]
+    for ent_column in (review.ent_id, review.ent_res, review.ent_slug, review.ent_name, review.ent_rule):
+        del ent_column[first_new_entitlement:]
+
+
+def _account_changes(review: Review, old: dict[str, tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+    out: list[tuple[str, str, str, str]] = []
+    current = {review.res_id[r]: r for r in review.accounts}
+    for ident in sorted(current.keys() - old.keys()):
+        out.append(("added", "account", review.label(current[ident]), review.res_status[current[ident]]))
+    for ident in sorted(old.keys() - current.keys()):
+        out.append(("removed", "account", old[ident][0], old[ident][1]))
+    for ident in sorted(current.keys() & old.keys()):
+        r = current[ident]
+        if old[ident][1] != review.res_status[r]:
+            change = f"status {old[ident][1] or '—'} → {review.res_status[r]}"
+            out.append(("changed", "account", review.label(r), change))
+    return out
+
+
+def _merge_diff(old: array[int], new: array[int]) -> Iterable[tuple[str, int]]:
+    i = j = 0
+    while i < len(old) and j < len(new):
+        a, b = old[i], new[j]
+        if a == b:
+            i += 1
+            j += 1
+        elif a < b:
+            yield "removed", a
+            i += 1
+        else:
+            yield "added", b
+            j += 1
+    for k in range(i, len(old)):
+        yield "removed", old[k]
+    for k in range(j, len(new)):
+        yield "added", new[k]
