@@ -2,12 +2,13 @@
 # Install the Debian packages the real-cluster tests need: etcd (the apiserver's store), xz (to unpack the
 # cached kube binaries), openssl (service-account signing key, serving certs), and for the one-node cluster
 # (tests/_node.py) containerd, runc and the CNI plugins, iproute2 (its network namespace), gcc with a static
-# libc (the pause image) and podman (images without a registry). Idempotent: when everything is present it
+# libc (the pause image) and podman (images without a registry); chromium and the DejaVu fonts for the
+# access-review report's browser tests (tests/test_review.py: headless, fixed fonts for its screenshot). Idempotent: when everything is present it
 # only runs `dpkg -s` and exits; `apt-get update` runs only when something is missing.
 set -euo pipefail
 
 PACKAGES=(etcd-server xz-utils openssl containerd runc containernetworking-plugins iproute2 gcc libc6-dev
-          podman)
+          podman chromium fonts-dejavu-core)
 
 usage() {
   cat <<'EOF'
@@ -15,6 +16,7 @@ Usage: scripts/install-test-deps.sh [--check]
 
 Installs the Debian packages needed by the real-cluster tests when they are missing:
   etcd-server xz-utils openssl containerd runc containernetworking-plugins iproute2 gcc libc6-dev podman
+  chromium fonts-dejavu-core
 
   --check   only report what is missing; exit 1 if anything is
   -h, --help

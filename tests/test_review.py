@@ -20,7 +20,7 @@ from conftest import EXAMPLE_ENV, RunIac
 from PIL import Image, ImageChops, ImageStat
 
 from iac.connectors.okta import build
-from iac.review import CSV_FILES, DIRECT, Review, build_review, open_source, review_file
+from iac.review import CSV_FILES, DIRECT, Review, build_review, facts_for, open_source, review_file
 from iac.runtime import (
     Artifact,
     Entitlement,

@@ -11,12 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from iac.errors import PluginError
 from iac.review._csv import CSV_FILES, write_csv
 from iac.review._html import render_html, report_payload, write_html
 from iac.review._model import DIRECT, Review, build_review
 from iac.review._source import Snapshot, SyncInfo, SyncSource, open_source
 from iac.runtime import GENERIC_REVIEW, ReviewFacts
-from iac.errors import PluginError
 from iac.runtime.errors import ArtifactError
 
 __all__ = [
