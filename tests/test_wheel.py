@@ -30,6 +30,8 @@ def test_wheel_contains_the_templates_and_the_package(wheel: Path) -> None:
     for name in templates:
         assert f"iac/templates/{name}" in names
     assert "iac/render/_render.py" in names
+    for asset in ("report.html.j2", "report.css", "report.js"):  # the access-review report's parts
+        assert f"iac/review/assets/{asset}" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
