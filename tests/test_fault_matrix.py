@@ -161,6 +161,11 @@ def test_only_the_projects_errors_count_as_failing_cleanly() -> None:
 
 @pytest.mark.parametrize("case", list(FAULTS))
 def test_injected_faults(org: Org, case: str, tmp_path: Path) -> None:
+    run_fault_case(org, case, tmp_path)
+
+
+def run_fault_case(org: Org, case: str, tmp_path: Path) -> None:
+    """A previous good artifact, then a sync under the faults of ``case``: recovered or failed cleanly."""
     artifact = tmp_path / "sync.sqlite"
     _sync(org, artifact)  # the previous good artifact
     sim = org.sandbox.simulator
@@ -240,6 +245,11 @@ def test_the_write_log_counts_a_repeated_write_the_state_deduplicates(org: Org) 
 
 
 def test_provisioning_under_injected_failures_never_double_applies(org: Org, tmp_path: Path) -> None:
+    run_provisioning_case(org, tmp_path)
+
+
+def run_provisioning_case(org: Org, tmp_path: Path) -> None:
+    """The integration's grant under lost answers and 5xx: held exactly once afterwards."""
     from iac.runtime import Entitlement, ResourceRef, parse_entitlement_id, provision_once
 
     integration = org.stack.connector(org.name).integration.name

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import typer
 
 from iac.cli._app import app
+from iac.errors import PluginError
 
 __all__ = ["COMMAND_MODULES", "get_app", "main"]
 
@@ -47,11 +48,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     command = next((arg for arg in args if not arg.startswith("-")), None)
     module = _MODULE_OF.get(command or "")
-    _load([module] if module else list(COMMAND_MODULES))
-    # What is loaded now lives until exit. Frozen, the collector stops re-walking it during the command,
-    # and the interpreter's last collection at exit skips it (~60 ms of a 100-connector `iac up`).
-    gc.freeze()
     try:
-        app(args=args, prog_name="iac")
-    finally:
+        _load([module] if module else list(COMMAND_MODULES))
+        # What is loaded now lives until exit. Frozen, the collector stops re-walking it during the command,
+        # and the interpreter's last collection at exit skips it (~60 ms of a 100-connector `iac up`).
         gc.freeze()
+        try:
+            app(args=args, prog_name="iac")
+        finally:
+            gc.freeze()
+    except PluginError as exc:  # a broken third-party registration: one line, whichever command met it
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

@@ -16,7 +16,9 @@ The other vendors follow the same pattern: `CoupaSim` (OAuth client credentials,
 state de-duplicates them), ``expire_tokens()`` (also ``POST /__sim/tokens/expire``) where tokens expire.
 
 Shared machinery (seeded data, faults, rate-limit buckets, counters, OAuth tokens, the server runner)
-lives in the private modules; each vendor is one public module (`iac.sim.okta`, `iac.sim.coupa`, …).
+lives in the private modules; each vendor is one public module (`iac.sim.okta`, `iac.sim.coupa`, …). A new
+vendor subclasses ``SimulatorBase`` with ``Endpoint`` handlers that take a ``SimRequest`` and return a
+``SimResponse`` or raise ``SimError``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from iac.sim._clock import Clock, ManualClock, SystemClock
 from iac.sim._concur_data import ConcurDataset, ConcurUser
 from iac.sim._coupa_data import LICENSE_FLAGS, CoupaDataset, CoupaUser
 from iac.sim._faults import Fault, FaultSettings
-from iac.sim._http import SimulatorBase
+from iac.sim._http import Endpoint, SimError, SimRequest, SimResponse, SimulatorBase
 from iac.sim._okta_data import (
     AppRecord,
     BindingMember,
@@ -68,6 +70,7 @@ __all__ = [
     "CoupaSim",
     "CoupaUser",
     "DeviceRecord",
+    "Endpoint",
     "Fault",
     "FaultSettings",
     "FixedWindowLimiter",
@@ -81,6 +84,9 @@ __all__ = [
     "RecordedWrite",
     "RequestStats",
     "RoleAssignment",
+    "SimError",
+    "SimRequest",
+    "SimResponse",
     "SimulatorBase",
     "SystemClock",
     "TokenBucketLimiter",

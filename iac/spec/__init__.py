@@ -14,6 +14,7 @@ from iac.spec._connector import (
     ManagedConductorOne,
     Resources,
     ResourceTypeDoc,
+    SecretField,
     env_value_items,
 )
 from iac.spec._settings import Setting, SettingSpec
@@ -36,6 +37,7 @@ __all__ = [
     "Okta",
     "ResourceTypeDoc",
     "Resources",
+    "SecretField",
     "Setting",
     "SettingSpec",
     "Stack",
