@@ -14,7 +14,7 @@ import pytest
 
 from iac.connectors.celigo import build as build_celigo
 from iac.runtime import Artifact, SyncEngine, Wiring, load_settings
-from iac.sim import CeligoSim, OktaSim, serve
+from iac.sim import CeligoSim, CoupaSim, OktaSim, serve
 from iac.sim.upstream import (
     UpstreamError,
     UpstreamRun,
@@ -110,6 +110,35 @@ def test_upstream_okta_completes_and_every_request_is_answered(
         assert {"GET /api/v1/iam/roles", "GET /api/v1/iam/resource-sets",
                 "GET /api/v1/iam/resource-sets/{resourceSetIdOrLabel}/bindings/{roleIdOrLabel}/members"} <= set(stats)
     assert (tmp_path / "out.c1z").read_bytes()[:5] == b"C1ZF\x00"
+
+
+# ---- Coupa: GraphQL reads and REST writes ----------------------------------------------------------
+
+
+def test_upstream_coupa_syncs_through_graphql_and_its_writes_land(tmp_path: Path) -> None:
+    sim = CoupaSim(seed=16, users=60)
+    # The anchor does not pace itself and waits 60 s after a 429 with no headers; at >= 45 ms a request it
+    # stays under Coupa's 25/s, as it would over a real network.
+    sim.set_faults(latency_ms=45)
+    ds = sim.dataset
+    user = ds.users[5]
+    group = next(g for g in range(len(ds.user_groups)) if 5 not in ds.group_members[g])
+    role = next(r for r in range(len(ds.roles)) if r not in user.roles)
+    license_flag = next(flag for flag in ("travel-user", "sourcing-user", "ccw-user") if not user.has_license(flag))
+    env = {"BATON_COUPA_CLIENT_ID": sim.client_id, "BATON_COUPA_CLIENT_SECRET": sim.client_secret}
+    base = ["--coupa-domain", "acme.coupahost.com", "-f", str(tmp_path / "out.c1z")]
+    with vendor_endpoint(sim.app, "acme.coupahost.com", tmp_path) as endpoint:
+        completed(run_upstream("baton-coupa", base, endpoints=[endpoint], env=env))
+        assert set(sim.stats.by_endpoint()) == {"POST /oauth2/token", "POST /api/graphql"}
+        assert unanswered(sim.stats.by_endpoint()) == {}
+        for entitlement in (f"group:{ds.user_groups[group].id}:member", f"role:{ds.roles[role].id}:member",
+                            f"license:{license_flag}:assigned"):
+            grant = run_upstream("baton-coupa", [*base, "-p", "--grant-entitlement", entitlement,
+                                                 "--grant-principal", str(user.id), "--grant-principal-type", "user"],
+                                 endpoints=[endpoint], env=env)
+            assert grant.returncode == 0, grant.stderr[-2000:]
+    assert [w.status for w in sim.writes.entries("PUT")] == [200, 200, 200]
+    assert group in user.user_groups and role in user.roles and user.has_license(license_flag)
 
 
 # ---- Celigo: the anchor's paging defect --------------------------------------------------------------

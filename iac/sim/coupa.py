@@ -27,6 +27,8 @@ Fidelity notes (shared notes, "Coupa Core API"):
   (ops ``gt gt_or_eq lt lt_or_eq not_eq contains starts_with blank in`` [U beyond the verified ones]),
   nested ``roles[id]=5``; dashes and underscores are interchangeable. An unknown filter is a 400 [U]:
   failing loudly beats silently returning everything. ``fields=["id",{"roles":["id","name"]}]`` trims.
+- ``POST /api/graphql``: the GraphQL read API baton-coupa uses (``users``, ``userGroups``, ``roles`` with a
+  REST query string as ``query:``), over the same dataset and filters; see ``_coupa_graphql``.
 - ``/api/roles`` is a REST index here [U: Coupa documents roles only as embedded in users].
 - ``PUT /api/users/{id}``: ``roles``, ``user-groups``, ``content-groups``, ``account-groups`` *replace*
   the current list (``[]`` removes all; entries by ``id`` or ``name``); licence flags, ``active``,
@@ -48,7 +50,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
 
 from iac.sim._clock import Clock
@@ -59,6 +61,9 @@ from iac.sim._oauth import TokenIssuer, TokenState
 from iac.sim._paging import PageSize
 from iac.sim._ratelimit import BucketState, TokenBucketLimiter
 from iac.sim._seeded import short_code, token_from_seed
+
+if TYPE_CHECKING:
+    from iac.sim._coupa_graphql import CoupaGraphQL
 
 __all__ = ["COUPA_PAGE_SIZE", "COUPA_RATE_LIMIT", "COUPA_SCOPES", "CoupaSim"]
 
@@ -73,6 +78,7 @@ COUPA_PAGE_SIZE = PageSize(default=50, maximum=50)
 
 _TOKEN_PATH = "/oauth2/token"
 _CONTENT_TYPE = "application/json; charset=utf-8"
+_ESCAPED_QUERY = re.compile(r"(?<=\d)\?.*\Z", re.DOTALL)
 _FILTER_KEY = re.compile(r"([a-z_]+)((?:\[[a-z_]+\])*)")
 _RESERVED_PARAMS = frozenset({"offset", "limit", "fields", "return_object"})
 _OPS = frozenset({"eq", "not_eq", "gt", "gt_or_eq", "lt", "lt_or_eq", "contains", "starts_with", "blank", "in"})
@@ -184,6 +190,7 @@ class CoupaSim(SimulatorBase):
         self.tokens = TokenIssuer(seed, self.clock, lifetime=token_lifetime, purpose="coupa-access-token")
         self._default_token: str | None = None
         self._filter_cache: dict[tuple[str, tuple[tuple[str, str, str], ...]], tuple[int, list[int]]] = {}
+        self._graphql_api: CoupaGraphQL | None = None  # built on first use (graphql-core is not a runtime need)
 
     # ---- credentials ---------------------------------------------------------------------------
 
@@ -258,6 +265,8 @@ class CoupaSim(SimulatorBase):
               is_page=True),
             e("GET", "/api/account_groups", g(self._list_account_groups, "core.accounting.read"), "api",
               is_page=True),
+            # GraphQL reads (what baton-coupa uses); each root field checks its own scope.
+            e("POST", "/api/graphql", self._graphql, "api"),
         ]
 
     # ---- the token endpoint ----------------------------------------------------------------------
@@ -322,22 +331,26 @@ class CoupaSim(SimulatorBase):
     def _list(self, request: SimRequest, count: int, render: Callable[[int], Any],
               fields: Mapping[str, Accessor]) -> SimResponse:
         """One offset/limit page of records ``0..count-1`` (id order) that pass the query's filters."""
+        spec = _parse_fields(request.query.get("fields"))
+        with self.dataset.lock:
+            items = [render(i) for i in self.select(request.path, count, fields, request.query)]
+        return SimResponse(200, items if spec is None else _project(items, spec))
+
+    def select(self, path: str, count: int, fields: Mapping[str, Accessor], query: Mapping[str, str]) -> list[int]:
+        """The indexes of one offset/limit page of ``query``'s matches among records ``0..count-1`` (REST and
+        GraphQL alike); SimError 400 for a bad page or filter."""
         try:
-            offset = int(request.query.get("offset") or 0)
-            limit = COUPA_PAGE_SIZE.resolve(request.query.get("limit")) or COUPA_PAGE_SIZE.default
+            offset = int(query.get("offset") or 0)
+            limit = COUPA_PAGE_SIZE.resolve(query.get("limit")) or COUPA_PAGE_SIZE.default
         except ValueError:
             raise _error("request", "offset and limit must be integers") from None
         if offset < 0:
             raise _error("request", "offset must not be negative")
-        spec = _parse_fields(request.query.get("fields"))
-        criteria = self._criteria(request.query, fields)
+        criteria = self._criteria(query, fields)
         with self.dataset.lock:
             if not criteria:
-                chosen = list(range(offset, min(count, offset + limit)))
-            else:
-                chosen = self._matching(request.path, count, fields, criteria)[offset: offset + limit]
-            items = [render(i) for i in chosen]
-        return SimResponse(200, items if spec is None else _project(items, spec))
+                return list(range(offset, min(count, offset + limit)))
+            return self._matching(path, count, fields, criteria)[offset: offset + limit]
 
     def _matching(self, path: str, count: int, fields: Mapping[str, Accessor],
                   criteria: list[tuple[str, str, str]]) -> list[int]:
@@ -381,7 +394,7 @@ class CoupaSim(SimulatorBase):
 
     # ---- users -----------------------------------------------------------------------------------
 
-    def _user_fields(self) -> dict[str, Accessor]:
+    def user_fields(self) -> dict[str, Accessor]:
         ds = self.dataset
         users = ds.users
 
@@ -400,6 +413,7 @@ class CoupaSim(SimulatorBase):
             "firstname": lambda i: users[i].firstname,
             "lastname": lambda i: users[i].lastname,
             "employee_number": lambda i: users[i].employee_number,
+            "type": lambda i: None,  # baton-coupa lists users with type[blank]=true [U: what sets a type]
             "active": lambda i: users[i].active,
             "api_user": lambda i: users[i].api_user,
             "created_at": lambda i: coupa_timestamp(users[i].created),
@@ -414,13 +428,16 @@ class CoupaSim(SimulatorBase):
         return fields
 
     def _user(self, request: SimRequest) -> int:
-        index = self.dataset.user_index(request.path_params["userId"])
+        # baton-coupa builds `/api/users/7?fields=[...]` with url.JoinPath, which sends the `?` escaped as part
+        # of the path. Rails casts such an id to its leading integer [U]; the escaped query is then no query.
+        raw = request.path_params["userId"]
+        index = self.dataset.user_index(_ESCAPED_QUERY.sub("", raw))
         if index is None:
             raise _error("user", f"No user with id {request.path_params['userId']}", 404)
         return index
 
     def _list_users(self, request: SimRequest) -> SimResponse:
-        return self._list(request, self.dataset.user_count, self.dataset.render_user, self._user_fields())
+        return self._list(request, self.dataset.user_count, self.dataset.render_user, self.user_fields())
 
     def _get_user(self, request: SimRequest) -> SimResponse:
         return self._respond(request, self.dataset.render_user(self._user(request)))
@@ -482,10 +499,27 @@ class CoupaSim(SimulatorBase):
                        licenses=licenses, fields=texts)
         return self._respond(request, ds.render_user(index))
 
+    # ---- GraphQL ---------------------------------------------------------------------------------
+
+    def _graphql(self, request: SimRequest) -> SimResponse:
+        accept = request.headers.get("accept", "application/json")
+        if not any(part.split(";")[0].strip() in ("application/json", "*/*") for part in accept.split(",")):
+            raise _error("request", "Send 'Accept: application/json'", 406)
+        token = self.tokens.check(self._bearer(request) or "")[1]
+        try:
+            body = request.json()
+        except ValueError:
+            raise _error("request", "The request body is not valid JSON") from None
+        if self._graphql_api is None:
+            from iac.sim._coupa_graphql import CoupaGraphQL
+
+            self._graphql_api = CoupaGraphQL(self)
+        return SimResponse(200, self._graphql_api.execute(body, frozenset(token.scopes) if token else frozenset()))
+
     # ---- groups and catalogues -------------------------------------------------------------------
 
     @staticmethod
-    def _catalogue_fields(records: Sequence[NamedRecord]) -> dict[str, Accessor]:
+    def catalogue_fields(records: Sequence[NamedRecord]) -> dict[str, Accessor]:
         return {"id": lambda i: records[i].id, "name": lambda i: records[i].name,
                 "active": lambda i: records[i].active}
 
@@ -496,11 +530,15 @@ class CoupaSim(SimulatorBase):
             raise _error("user_group", f"No user group with id {raw}", 404)
         return index
 
+    def user_group_fields(self) -> dict[str, Accessor]:
+        ds = self.dataset
+        fields = self.catalogue_fields(ds.user_groups)
+        fields["users[id]"] = lambda g: sorted(ds.users[u].id for u in ds.group_members[g])
+        return fields
+
     def _list_user_groups(self, request: SimRequest) -> SimResponse:
         ds = self.dataset
-        fields = self._catalogue_fields(ds.user_groups)
-        fields["users[id]"] = lambda g: sorted(ds.users[u].id for u in ds.group_members[g])
-        return self._list(request, len(ds.user_groups), ds.render_user_group, fields)
+        return self._list(request, len(ds.user_groups), ds.render_user_group, self.user_group_fields())
 
     def _get_user_group(self, request: SimRequest) -> SimResponse:
         return self._respond(request, self.dataset.render_user_group(self._group(request)))
@@ -526,16 +564,16 @@ class CoupaSim(SimulatorBase):
 
     def _list_roles(self, request: SimRequest) -> SimResponse:
         ds = self.dataset
-        return self._list(request, len(ds.roles), ds.render_role, self._catalogue_fields(ds.roles))
+        return self._list(request, len(ds.roles), ds.render_role, self.catalogue_fields(ds.roles))
 
     def _list_business_groups(self, request: SimRequest) -> SimResponse:
         ds = self.dataset
         return self._list(request, len(ds.content_groups),
                           lambda c: ds.render_named(ds.content_groups[c], kind="content-group"),
-                          self._catalogue_fields(ds.content_groups))
+                          self.catalogue_fields(ds.content_groups))
 
     def _list_account_groups(self, request: SimRequest) -> SimResponse:
         ds = self.dataset
         return self._list(request, len(ds.account_groups),
                           lambda a: ds.render_named(ds.account_groups[a], kind="account-group"),
-                          self._catalogue_fields(ds.account_groups))
+                          self.catalogue_fields(ds.account_groups))
