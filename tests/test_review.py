@@ -112,16 +112,20 @@ def test_effective_access_of_every_account_equals_inspect(org: Org, report: tupl
 
 def test_privileged_access_is_every_admin_role_holder_with_its_path(org: Org, report: tuple[Review, Path, Path]) -> None:
     review = report[0]
+    admin_types = ("role", "custom-role", "resourceset-binding")
     expected = set()
     for r in review.accounts:
         for row in _inspect(org.artifact, "access", principal=f"user:{review.res_id[r]}"):
-            if row["resource_type"] in ("role", "custom-role", "resourceset-binding"):
+            if row["resource_type"] in admin_types:
                 expected.add((review.res_id[r], row["entitlement_id"], row["via"]))
+    # Groups that hold an admin role are findings too (their members are listed through them above).
+    groups = {(row["principal_id"], row["entitlement_id"], "direct") for row in _inspect(org.artifact, "grants")
+              if row["principal_type"] == "group" and row["resource_type"] in admin_types}
     got = {(review.res_id[r], review.ent_id[e], review.via_label(via)) for r, e, via in review.privileged}
-    assert got == expected and expected
+    assert got == expected | groups and expected and groups
     assert any(via != DIRECT for _, _, via in review.privileged), "some admin access comes through a group"
     rows = list(csv.DictReader(io.StringIO((report[2] / "privileged.csv").read_text())))
-    assert {(row["account_id"], row["entitlement_id"], row["path"]) for row in rows} == expected
+    assert {(row["holder_id"], row["entitlement_id"], row["path"]) for row in rows} == expected | groups
 
 
 def test_inactive_accounts_with_grants_are_the_suspended_and_deprovisioned(org: Org,

@@ -35,7 +35,8 @@ def _tables(review: Review) -> Iterator[tuple[str, Sequence[str], Iterable[Seque
     account = ("account_type", "account_id", "account_name", "login", "status")
     rules = review.facts.privileged
     position = {r: i for i, r in enumerate(review.accounts)}
-    yield "privileged.csv", (*account, "entitlement_id", "entitlement_name", "privilege", "critical", "path"), (
+    holder = ("holder_type", "holder_id", "holder_name", "login", "status")
+    yield "privileged.csv", (*holder, "entitlement_id", "entitlement_name", "privilege", "critical", "path"), (
         [*_account(review, r), review.ent_id[e], review.ent_name[e], rules[review.ent_rule[e]].why,
          rules[review.ent_rule[e]].critical, review.via_label(via)] for r, e, via in review.privileged)
     yield "inactive.csv", (*account, "reason", "direct_grants", "effective_entitlements"), (

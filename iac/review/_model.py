@@ -61,7 +61,8 @@ class Review:
     acc_effective: list[int] = field(default_factory=list)
     acc_privileged: list[int] = field(default_factory=list)
     privileged: list[tuple[int, int, int]] = field(default_factory=list)
-    """(account resource, entitlement, via resource or DIRECT)."""
+    """(holder resource, entitlement, via resource or DIRECT): accounts, directly or through what they hold, and
+    other principals (groups) holding a privileged entitlement directly."""
     inactive: list[int] = field(default_factory=list)
     """Account resources that are inactive and still hold at least one grant."""
     changes: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -259,6 +260,10 @@ def _effective_access(review: Review) -> None:
     offsets, grant_ents, res_type = review.grant_offsets, review.grant_ents, review.res_type
     for r in range(len(review.res_id)):
         if res_type[r] != account_type_index:
+            # A group (or any other principal) holding a privileged entitlement is a finding of its own,
+            # whether or not the connector marks the grant as passing on to the group's members.
+            if offsets[r + 1] > offsets[r]:
+                review.privileged += [(r, e, DIRECT) for e in set(grant_ents[offsets[r]:offsets[r + 1]]) & privileged]
             continue
         direct = set(grant_ents[offsets[r]:offsets[r + 1]])
         effective = direct
