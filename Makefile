@@ -28,6 +28,7 @@ lint: setup  ## ruff and mypy --strict
 	$(BIN)/ruff check iac tests bench scripts
 	$(BIN)/mypy
 
+# IAC_REQUIRE_CLUSTER=1: every real component is required and any skip fails the run (tests/_required.py).
 test: setup test-deps lint  ## set everything up and run the whole test suite (real kube-apiserver included)
 	IAC_REQUIRE_CLUSTER=1 $(BIN)/pytest
 

@@ -6,8 +6,8 @@
 
 The apiserver binary comes from ``scripts/kube-apiserver.sh`` (cache, shared archive, or a build from
 Debian's source package); etcd and openssl from ``scripts/install-test-deps.sh``. ``make test`` runs both.
-When something is missing the fixture skips locally but fails in CI (``CI`` set) or when
-``IAC_REQUIRE_CLUSTER=1``, so CI can never go green without the real server.
+When something is missing the fixture skips locally but fails under ``IAC_REQUIRE_CLUSTER=1`` (``make test``
+and CI; see _required.py), so CI can never go green without the real server.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import IO, NoReturn
 import httpx
 import pytest
 import yaml
+from _required import unavailable
 from lightkube import Client
 from lightkube.config.kubeconfig import KubeConfig
 
@@ -85,18 +86,9 @@ class KubeCluster:
         self._clients.clear()
 
 
-def _required() -> bool:
-    ci = os.environ.get("CI", "").strip().lower()
-    return (ci not in ("", "0", "false", "no")) or os.environ.get("IAC_REQUIRE_CLUSTER") == "1"
-
-
 def _unavailable(reason: str) -> NoReturn:
-    """Skip locally, fail loudly where the real server is required."""
-    hint = "run `make test` (it runs scripts/install-test-deps.sh and scripts/kube-apiserver.sh)"
-    if _required():
-        pytest.fail(f"real kube-apiserver required (CI / IAC_REQUIRE_CLUSTER=1) but {reason}; {hint}",
-                    pytrace=False)
-    pytest.skip(f"no real kube-apiserver: {reason}; {hint}")
+    unavailable("the real kube-apiserver", reason,
+                "run `make test` (it runs scripts/install-test-deps.sh and scripts/kube-apiserver.sh)")
 
 
 def _find_apiserver() -> Path | None:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import _required
 import pytest
 from _cluster import kube_cluster  # noqa: F401  (session fixture: real kube-apiserver)
 
@@ -29,6 +30,12 @@ def example_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in EXAMPLE_ENV.items():
         monkeypatch.setenv(key, value)
     return dict(EXAMPLE_ENV)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The skip gate: with IAC_REQUIRE_CLUSTER=1 (make test, CI) any skip fails the run (see _required.py).
+    if not config.pluginmanager.is_registered(_required):
+        config.pluginmanager.register(_required, "iac-skip-gate")
 
 
 RunIac = Callable[..., subprocess.CompletedProcess[str]]

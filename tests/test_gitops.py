@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from _required import unavailable
 from conftest import EXAMPLE_ENV, REPO_ROOT, RunIac
 
 from iac import Celigo, Concur, Okta, Stack, load_stack, secret
@@ -51,9 +52,7 @@ stack.add(
 def kubectl() -> str:
     found = shutil.which("kubectl") or ("/usr/bin/kubectl" if os.access("/usr/bin/kubectl", os.X_OK) else None)
     if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("kubectl is required in CI for `kubectl kustomize` (scripts/install-test-deps.sh)")
-        pytest.skip("kubectl is not installed")
+        unavailable("kubectl (for `kubectl kustomize`)", "it is not installed", "run scripts/install-test-deps.sh")
     return found
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _required import unavailable
 from conftest import REPO_ROOT
 
 from iac import __version__
@@ -34,11 +35,8 @@ def podman(*args: str, check: bool = True, timeout: float = 300) -> subprocess.C
 
 @pytest.fixture(scope="module")
 def image() -> str:
-    required = bool(os.environ.get("CI") or os.environ.get("IAC_REQUIRE_IMAGE"))
     if os.geteuid() != 0 and shutil.which("podman") is None:
-        if required:
-            pytest.fail("podman is missing and cannot be installed without root")
-        pytest.skip("podman missing (make test installs it as root)")
+        unavailable("podman", "it is missing and cannot be installed without root", "run `make test` as root")
     result = subprocess.run([str(REPO_ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
                             timeout=900, cwd=REPO_ROOT)
     if result.returncode != 0:

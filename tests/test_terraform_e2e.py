@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from _cluster import KubeCluster
+from _required import unavailable
 from lightkube import Client
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Secret, ServiceAccount
@@ -43,17 +44,9 @@ JIRA_KEY = "sentinel-tf-jira-key-0104"
 SENTINELS = (TOKEN, ROTATED, C1_SECRET, JIRA_KEY)
 
 
-def _required() -> bool:
-    ci = os.environ.get("CI", "").strip().lower()
-    return ci not in ("", "0", "false", "no") or os.environ.get("IAC_REQUIRE_CLUSTER") == "1"
-
-
 def _executable(found: TerraformExecutable | None, package: str) -> TerraformExecutable:
     if found is None:
-        message = f"no Terraform from the {package} package (pip install '.[dev]')"
-        if _required():
-            pytest.fail(f"real Terraform required (CI / IAC_REQUIRE_CLUSTER=1) but {message}", pytrace=False)
-        pytest.skip(message)
+        unavailable("real Terraform", f"the {package} package gives none", "pip install '.[dev]'")
     return found
 
 
