@@ -19,10 +19,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-test-deps:  ## Debian packages, the kube binaries and the pause image for the real-cluster tests
+test-deps:  ## Debian packages, the kube binaries, the pause image and the kubernetes provider for the real-cluster tests
 	scripts/install-test-deps.sh
 	scripts/kube-binary.sh kube-apiserver kube-controller-manager kube-scheduler kubelet >/dev/null
 	scripts/pause-image.sh >/dev/null
+	scripts/terraform-provider-kubernetes.sh >/dev/null
 
 lint: setup  ## ruff and mypy --strict
 	$(BIN)/ruff check iac tests bench scripts

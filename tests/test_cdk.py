@@ -107,6 +107,9 @@ def test_resources_are_the_providers_typed_resources(synthesized: Synth) -> None
     assert manifest["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault"}
     provider = synthesized.config["terraform"]["required_providers"]["kubernetes"]
     assert provider["source"].endswith("kubernetes")
+    assert provider["version"] in ("3.4.0", "2.38.0"), "by default, the version the bindings were generated for"
+    for deployment in synthesized.resources("kubernetes_deployment_v1").values():
+        assert "wait_for_rollout" not in deployment, "the provider's default: apply waits for the rollout"
 
 
 def test_no_secret_value_reaches_any_output_file(synthesized: Synth) -> None:
@@ -427,3 +430,58 @@ def _drop_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_empty(v) for v in value]
     return value
+
+
+def test_kubernetes_provider_options_from_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iac.backends.cdk import settings_from_context
+    from iac.errors import IacError
+
+    monkeypatch.delenv("IAC_STACK", raising=False)
+    defaults = settings_from_context({"iac:stack": "s.py"})[2]
+    assert (defaults.provider_version, defaults.wait_for_rollout, defaults.service_accounts) == (None, True, "typed")
+    settings = settings_from_context({"iac:stack": "s.py", "iac:writeOnly": False, "iac:providerVersion": "~> 2.21",
+                                      "iac:waitForRollout": False, "iac:serviceAccounts": "manifest"})[2]
+    assert (settings.provider_version, settings.wait_for_rollout, settings.service_accounts) == \
+        ("~> 2.21", False, "manifest")
+    with pytest.raises(IacError, match=r"data_wo\) needs hashicorp/kubernetes >= 2.36.0"):
+        settings_from_context({"iac:stack": "s.py", "iac:providerVersion": "2.21.1"})
+    with pytest.raises(IacError, match='"iac:serviceAccounts" must be one of typed, manifest'):
+        settings_from_context({"iac:stack": "s.py", "iac:serviceAccounts": "none"})
+    with pytest.raises(IacError, match='do not apply to "iac:provider": "baton"'):
+        settings_from_context({"iac:stack": "s.py", "iac:provider": "baton", "iac:waitForRollout": False})
+
+
+@pytest.mark.parametrize(("constraint", "write_only", "problem"), [
+    ("2.21.1", False, None), ("~> 2.21", False, None), (">= 2.36, < 4", True, None), ("~> 3.4", True, None),
+    ("!= 2.21.1", True, None), ("= 2.36.0", True, None),
+    ("2.21.1", True, "data_wo"), ("= 2.35.9", True, "data_wo"), ("< 2.36.0", True, "data_wo"),
+    ("<= 2.30", True, "data_wo"), ("latest", False, "not a Terraform version constraint"),
+    ("", False, "not a Terraform version constraint"), (">= 2.21,", False, "not a Terraform version constraint"),
+    ("2.x", False, "not a Terraform version constraint"),
+])
+def test_provider_version_constraints(constraint: str, write_only: bool, problem: str | None) -> None:
+    from iac.backends.cdk import check_provider_version
+    from iac.errors import IacError
+
+    if problem is None:
+        assert check_provider_version(constraint, write_only=write_only) == constraint.strip()
+    else:
+        with pytest.raises(IacError, match=re.escape(problem)):
+            check_provider_version(constraint, write_only=write_only)
+
+
+def test_iac_synth_refuses_options_that_cannot_hold_in_one_line(run_iac: Any, tmp_path: Path) -> None:
+    example = str(REPO_ROOT / "stacks" / "example.py")
+    cases = {
+        ("--provider-version", "2.21.1"): "error: --provider-version: provider version '2.21.1': write-only Secret "
+                                          "data (data_wo) needs hashicorp/kubernetes >= 2.36.0; use a newer provider "
+                                          "or --no-write-only (values then kept in state, marked sensitive)",
+        ("--service-accounts", "none"): "error: --service-accounts takes typed or manifest, got 'none'",
+        ("--provider", "baton", "--no-wait-for-rollout"): "error: --provider-version, --no-wait-for-rollout and "
+                                                          "--service-accounts configure hashicorp/kubernetes, not "
+                                                          "--provider baton",
+    }
+    for args, message in cases.items():
+        result = run_iac("synth", example, "-o", str(tmp_path / "out"), *args)
+        assert (result.returncode, result.stderr.strip()) == (2, message), result.stderr
+    assert not (tmp_path / "out").exists()

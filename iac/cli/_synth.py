@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from iac.cli._app import app, err, fail, user_errors
+from iac.errors import IacError
 from iac.spec import load_stack
 
 StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-level `stack`.",
@@ -43,9 +44,27 @@ def synth(
     provider: Annotated[str, typer.Option(
         "--provider", help="Provider of the output: kubernetes (hashicorp/kubernetes) or baton (this project's "
         "provider iac/baton, one resource per connector; `iac terraform install`).")] = "kubernetes",
+    provider_version: Annotated[str | None, typer.Option(
+        "--provider-version", help="Version constraint for hashicorp/kubernetes (e.g. '~> 2.36'); default: the "
+        "version of the installed bindings (cdktn 3.4.0, cdktf 2.38.0). Write-only needs >= 2.36.0.",
+        show_default=False)] = None,
+    wait_for_rollout: Annotated[bool, typer.Option(
+        "--wait-for-rollout/--no-wait-for-rollout",
+        help="Apply waits until each Deployment has rolled out (the provider's wait_for_rollout). Turn off only "
+        "where nothing reports Deployment status (a cluster without controller-manager or nodes).")] = True,
+    service_accounts: Annotated[str, typer.Option(
+        "--service-accounts", help="typed: kubernetes_service_account_v1, which on Kubernetes < 1.24 waits for "
+        "the token Secret kube-controller-manager creates; manifest: kubernetes_manifest (server-side apply, "
+        "no wait).")] = "typed",
 ) -> None:
     """Synthesize Terraform JSON for a stack; secret values become sensitive variables, never file contents."""
-    from iac.backends.cdk import MIN_TERRAFORM_WRITE_ONLY, Provider, SynthSettings
+    from iac.backends.cdk import (
+        MIN_TERRAFORM_WRITE_ONLY,
+        SERVICE_ACCOUNT_RESOURCES,
+        Provider,
+        SynthSettings,
+        check_provider_version,
+    )
     from iac.backends.cdk import synth as synthesize
 
     config: dict[str, str] = {}
@@ -56,6 +75,13 @@ def synth(
         config[key] = value
     if config and backend is None:
         fail("--backend-config needs --backend TYPE")
+    if service_accounts not in SERVICE_ACCOUNT_RESOURCES:
+        fail(f"--service-accounts takes {' or '.join(SERVICE_ACCOUNT_RESOURCES)}, got {service_accounts!r}")
+    if provider_version is not None:
+        try:
+            provider_version = check_provider_version(provider_version, write_only=write_only)
+        except IacError as exc:
+            fail(f"--provider-version: {exc}")
     # -- --provider baton (iac.backends.terraform owns it) --
     if provider not in ("kubernetes", "baton"):
         fail(f"--provider takes kubernetes or baton, got {provider!r}")
@@ -63,6 +89,9 @@ def synth(
     if provider == "baton":
         if not write_only:
             fail("--no-write-only: the baton provider's credentials are always write-only (Terraform >= 1.11)")
+        if provider_version is not None or not wait_for_rollout or service_accounts != "typed":
+            fail("--provider-version, --no-wait-for-rollout and --service-accounts configure hashicorp/kubernetes, "
+                 "not --provider baton")
         from iac.backends.terraform.cdk import synth as synthesize
 
         provider_name = "baton"
@@ -74,7 +103,9 @@ def synth(
         settings = SynthSettings(cdk=cdk, kubeconfig=kubeconfig, context=context, backend=backend,
                                  backend_config=config, write_only=write_only,
                                  stack_id=f"{stack.name}-{environment}" if environment else None,
-                                 provider=provider_name)
+                                 provider=provider_name, provider_version=provider_version,
+                                 wait_for_rollout=wait_for_rollout,
+                                 service_accounts="manifest" if service_accounts == "manifest" else "typed")
         result = synthesize(stack, output_dir, settings)
     count = sum(result.resources.values())
     err.print(f"synthesized stack '{stack.name}' with {result.flavor}: {count} resources in {result.config_file}")

@@ -17,23 +17,37 @@ from iac.backends.cdk._app import (
     synth,
     variable_name,
 )
-from iac.backends.cdk._settings import PROVIDERS, Provider, SynthSettings, read_context, settings_from_context
+from iac.backends.cdk._settings import (
+    MIN_PROVIDER_WRITE_ONLY,
+    PROVIDERS,
+    SERVICE_ACCOUNT_RESOURCES,
+    Provider,
+    ServiceAccountResource,
+    SynthSettings,
+    check_provider_version,
+    read_context,
+    settings_from_context,
+)
 from iac.backends.cdk._shim import FLAVORS, Cdk, CdkUnavailableError, Flavor, installed_flavors, load, resolve_flavor
 from iac.backends.cdk._translate import TranslationError, to_config
 
 __all__ = [
     "CHECKSUM_ANNOTATION",
     "FLAVORS",
+    "MIN_PROVIDER_WRITE_ONLY",
     "MIN_TERRAFORM_WRITE_ONLY",
     "PROVIDERS",
+    "SERVICE_ACCOUNT_RESOURCES",
     "Cdk",
     "CdkUnavailableError",
     "Flavor",
     "Provider",
+    "ServiceAccountResource",
     "SynthResult",
     "SynthSettings",
     "TfVariable",
     "TranslationError",
+    "check_provider_version",
     "installed_flavors",
     "load",
     "read_context",

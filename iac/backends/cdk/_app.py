@@ -133,6 +133,9 @@ class _Builder:
             provider = self._module("provider")
             options = {"config_path": self.settings.kubeconfig, "config_context": self.settings.context}
             provider.KubernetesProvider(self.scope, "kubernetes", **{k: v for k, v in options.items() if v})
+            if self.settings.provider_version is not None:  # else the version the bindings were generated for
+                self.scope.add_override("terraform.required_providers.kubernetes.version",
+                                        self.settings.provider_version)
         self._backend()
         if self.settings.write_only:
             self.scope.add_override("terraform.required_version", f">= {MIN_TERRAFORM_WRITE_ONLY}")
@@ -217,12 +220,18 @@ class _Builder:
         name = obj["metadata"]["name"]
         where = f"{obj['kind']} {name}"
         resource_class = self._typed_class(obj)
+        arguments: dict[str, Any] = {}
+        kind = (obj["apiVersion"], obj["kind"])
+        if kind == ("v1", "ServiceAccount") and self.settings.service_accounts == "manifest":
+            resource_class = None  # kubernetes_service_account_v1 would wait for a token Secret (Kubernetes < 1.24)
+        elif kind == ("apps/v1", "Deployment") and not self.settings.wait_for_rollout:
+            arguments["wait_for_rollout"] = False
         if resource_class is None:
             resource_class = self._module("manifest").Manifest
             config = to_config(config_class(resource_class), {}, where, manifest=obj, depends_on=depends_on or None)
             return self._declare(resource_class, _tf_name(f"{obj['kind'].lower()}_{name}"), config, where)
         fields = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-        config = to_config(config_class(resource_class), fields, where, depends_on=depends_on or None)
+        config = to_config(config_class(resource_class), fields, where, depends_on=depends_on or None, **arguments)
         return self._declare(resource_class, name, config, where)
 
     def _declare(self, resource_class: type[Any], logical_id: str, config: Mapping[str, Any], where: str) -> Any:
