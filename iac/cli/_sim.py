@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import inspect
 import ipaddress
+import os
 import time
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -47,9 +49,29 @@ def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 
 
 def _own_option(option: SimOption) -> inspect.Parameter:
+    if option.secret:  # a file path on the command line, never the value
+        return _option(f"{option.name}_file", Annotated[Path | None, typer.Option(
+            help=f"{option.help} Read from this file (one trailing newline stripped) or from "
+                 f"${option.environment_variable}; never given as an argument.",
+            exists=True, dir_okay=False, readable=True)], None)
     return _option(option.name, Annotated[option.type, typer.Option(
         help=option.help, min=option.min, max=option.max, rich_help_panel=_DATA if option.data else None)],
         option.default)
+
+
+def _read_secrets(simulator: Simulator, options: dict[str, Any]) -> None:
+    """Replace each secret option's ``--<name>-file`` by its value (file, else environment, else the default),
+    registered for redaction."""
+    from iac.runtime._logging import register_secret
+
+    for option in simulator.options:
+        if not option.secret:
+            continue
+        path: Path | None = options.pop(f"{option.name}_file")
+        value = path.read_text().removesuffix("\n") if path else os.environ.get(option.environment_variable)
+        if value is not None:
+            register_secret(value)
+        options[option.name] = value if value is not None else option.default
 
 
 def _parameters(simulator: Simulator) -> list[inspect.Parameter]:
@@ -84,7 +106,6 @@ def _serve(name: str, simulator: Simulator, options: dict[str, Any]) -> None:
     """Generate the org, announce it, serve until Ctrl-C (over HTTPS with ``--tls``, the certificate in a
     temporary directory removed on exit); a bind failure is exit code 2."""
     import tempfile
-    from pathlib import Path
 
     from iac.sim._tls import make_certificate
 
@@ -133,6 +154,7 @@ def sim_command(plugin: IntegrationPlugin) -> Callable[..., None]:
     assert simulator is not None
 
     def command(**options: Any) -> None:
+        _read_secrets(simulator, options)
         _serve(plugin.name, simulator, options)
 
     signature = inspect.Signature(_parameters(simulator), return_annotation=None)

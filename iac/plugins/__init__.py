@@ -85,6 +85,13 @@ class SimOption:
     max: float | None = None
     data: bool = False
     """Shown under "Generated org" in ``--help`` (the seeded data set's size and shape)."""
+    secret: bool = False
+    """A credential: never a command-line value (other users see process arguments). ``iac sim`` reads it from
+    ``--<name>-file`` or the environment variable ``IAC_SIM_<NAME>`` and registers it for redaction."""
+
+    @property
+    def environment_variable(self) -> str:
+        return f"IAC_SIM_{self.name.upper()}"
 
 
 @dataclass(frozen=True)

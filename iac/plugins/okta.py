@@ -59,7 +59,8 @@ PLUGIN = IntegrationPlugin(
             SimOption("memberships", int | None, None, "Group memberships outside Everyone (default: ~8 per "
                       "user, fewer in small orgs, at most 1M).", min=0, data=True),
             SimOption("token", str | None, None,
-                      "API token to accept as 'Authorization: SSWS <token>' (default: derived from --seed)."),
+                      "API token to accept as 'Authorization: SSWS <token>' (default: derived from --seed).",
+                      secret=True),
         ),
         sandbox=_sandbox,
         port=8099,

@@ -1,0 +1,69 @@
+"""Credentials never travel in process arguments: any local user can read them (``ps``, /proc/PID/cmdline).
+They come from the environment or a file, and every one is registered for redaction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from conftest import RunIac
+
+SIM_TOKEN = "sentinel-sim-okta-token-0701"
+
+
+def _serve_okta(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Start `iac sim okta` with ``args``; return the status of a users request made with SIM_TOKEN and the
+    process's command line as the kernel shows it to every user."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("IAC_SIM_")} | (env or {})
+    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", "okta", "--port", "0", "--users", "5",
+                             "--groups", "1", "--apps", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                status = httpx.get(f"{base_url}/api/v1/users", headers={"Authorization": f"SSWS {SIM_TOKEN}"},
+                                   timeout=5).status_code
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, stderr = proc.communicate(timeout=10)
+    assert SIM_TOKEN not in stderr
+    return status, cmdline
+
+
+def test_sim_token_is_not_an_argument(run_iac: RunIac) -> None:
+    result = run_iac("sim", "okta", "--token", SIM_TOKEN)
+    assert result.returncode == 2
+    assert "No such option: --token" in result.stderr
+
+
+def test_sim_token_from_the_environment(tmp_path: Path) -> None:
+    status, cmdline = _serve_okta(tmp_path, env={"IAC_SIM_TOKEN": SIM_TOKEN})
+    assert status == 200 and SIM_TOKEN not in cmdline
+
+
+def test_sim_token_from_a_file(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(SIM_TOKEN + "\n")
+    status, cmdline = _serve_okta(tmp_path, "--token-file", str(token_file))
+    assert status == 200 and SIM_TOKEN not in cmdline and str(token_file) in cmdline
+
+
+def test_without_a_token_the_sim_derives_one_from_the_seed(tmp_path: Path) -> None:
+    status, _ = _serve_okta(tmp_path)
+    assert status == 401
