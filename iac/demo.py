@@ -18,7 +18,7 @@ from typing import Any
 
 from iac.plugins import plugins
 from iac.render import Manifest, render_manifests, validate_objects, write_tree
-from iac.spec import ConductorOne, Connector, Stack
+from iac.spec import ConductorOne, Connector, Stack, baton_env, common_env, conductorone_env, conductorone_settings
 from iac.spec.secret import EnvSecret, KubernetesSecretRef
 
 __all__ = [
@@ -34,8 +34,8 @@ __all__ = [
 
 # Shaped like real ConductorOne credentials (the runtime checks the shape); they reach nothing.
 DEMO_C1_CREDENTIALS = {
-    "BATON_CLIENT_ID": "demo-connector@demo.conductor.one/sandbox",
-    "BATON_CLIENT_SECRET": "demo:sandbox:v1:ZGVtby1zYW5kYm94LWtleS1ub3QtYS1zZWNyZXQ",
+    conductorone_env("client_id"): "demo-connector@demo.conductor.one/sandbox",
+    conductorone_env("client_secret"): "demo:sandbox:v1:ZGVtby1zYW5kYm94LWtleS1ub3QtYS1zZWNyZXQ",
 }
 
 
@@ -113,7 +113,7 @@ def _stack_environ(stack: Stack, sandboxes: Mapping[str, Sandbox]) -> tuple[dict
         refs: list[tuple[str, Any]] = [(s.env, getattr(connector, s.name)) for s in type(connector).connector_settings()
                                        if s.secret]
         if isinstance(c1, ConductorOne):
-            refs += [("BATON_CLIENT_ID", c1.client_id), ("BATON_CLIENT_SECRET", c1.client_secret)]
+            refs += [(s.env, getattr(c1, s.name)) for s in conductorone_settings()]
         for env_name, ref in refs:
             value = credentials.get(env_name, f"demo-{env_name.lower()}")
             if isinstance(ref, EnvSecret):
@@ -130,7 +130,7 @@ def sandbox_environment(stack: Stack, connector: str, sandbox: Sandbox, *, manif
     environ, existing = _stack_environ(stack, {connector: sandbox})
     rendered = manifests if manifests is not None else render_manifests(stack, environ=environ)
     env = container_environment(rendered, connector, existing)
-    return env | {"BATON_BASE_URL": sandbox.base_url, "BATON_LOG_FORMAT": "console"}
+    return env | {common_env("base_url_override"): sandbox.base_url, baton_env.LOG_FORMAT: "console"}
 
 
 @contextmanager
@@ -170,7 +170,7 @@ def run_demo(stack: Stack, out_dir: Path, *, users: int = 300, seed: int = 1,
                 continue
             note(f"syncing {name} against the {integration} simulator")
             env = sandbox_environment(stack, name, sandbox, manifests=manifests)
-            env["BATON_FILE"] = str(artifacts / f"{name}.sqlite")
+            env[baton_env.FILE] = str(artifacts / f"{name}.sqlite")
             started = time.perf_counter()
             try:
                 settings = load_settings(entry.integration, environ=env)

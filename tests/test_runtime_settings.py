@@ -88,3 +88,11 @@ def test_pod_environment_reads_back_as_the_same_settings() -> None:
     assert (settings.workers, str(settings.file)) == (3, "/tmp/sync.sqlite")
     with pytest.raises(ValueError, match="Coupa has no setting domian"):
         pod_environment(Coupa, domian="x")
+
+
+def test_the_variables_the_renderer_sets_are_runtime_knobs() -> None:
+    from iac.runtime import RuntimeSettings
+    from iac.spec import baton_env
+
+    knobs = {baton_env.env_name(name) for name in RuntimeSettings.model_fields}
+    assert set(baton_env.RENDERER_SET) - knobs == {baton_env.CONNECTOR}  # read by the image's entrypoint

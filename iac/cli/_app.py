@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -36,8 +36,24 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, width=_width(sys.std
 
 
 class OutputFormat(enum.StrEnum):
+    """Every format an ``--output`` option may offer; each command offers its own subset (:func:`output_option`)."""
+
     text = "text"
+    table = "table"
     json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def output_option(*offered: OutputFormat, help: str = "Output format.") -> Any:
+    """``--output/-o`` offering only ``offered`` (shown in ``--help``; anything else is refused, exit code 2)."""
+
+    def only_offered(value: OutputFormat | None) -> OutputFormat | None:
+        if value is not None and value not in offered:
+            raise typer.BadParameter(f"{value.value!r} is not one of {', '.join(repr(f.value) for f in offered)}.")
+        return value
+
+    return typer.Option("--output", "-o", help=help, metavar="[" + "|".join(offered) + "]", callback=only_offered)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

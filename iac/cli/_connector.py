@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from iac.cli._app import app, err, out, user_errors
+from iac.cli._app import OutputFormat, app, err, out, output_option, user_errors
 from iac.connectors import ConnectorEntry, registered
 from iac.runtime import (
     VIEWS,
@@ -48,6 +48,7 @@ from iac.runtime import (
     write_once,
 )
 from iac.runtime.errors import BadRequestError, ProvisioningDisabledError
+from iac.spec.baton_env import env_name
 
 __all__ = ["connector_app"]
 
@@ -59,12 +60,6 @@ connector_app = typer.Typer(
 app.add_typer(connector_app, name="connector")
 
 _SETTINGS_PANEL = "Settings (flags override the BATON_* environment)"
-
-
-class OutputFormat(str, enum.Enum):  # noqa: UP042 - typer reads (str, Enum)
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 # -- settings → flags ---------------------------------------------------------------------------------
@@ -106,7 +101,7 @@ def _settings_parameters(entry: ConnectorEntry) -> list[inspect.Parameter]:
             continue
         cli_type, is_bool = (str, False) if name == "interval" else _flag_type(field.annotation)
         params.append(_option(name, name.replace("_", "-"), cli_type, is_bool,
-                              f"{field.description or name} (env BATON_{name.upper()})"))
+                              f"{field.description or name} (env {env_name(name)})"))
     return params
 
 
@@ -227,9 +222,10 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
     def disable_user(settings: RuntimeSettings, own: dict[str, Any]) -> None:
         set_status(settings, own, False)
 
-    output = inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, annotation=OutputFormat,
-                               default=typer.Option(OutputFormat.table, "--output", "-o",
-                                                    help="Result format (table means one line of text)."))
+    result_format = output_option(OutputFormat.table, OutputFormat.json, OutputFormat.csv,
+                                  help="Result format (table means one line of text).")
+    output = inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY,
+                               annotation=Annotated[OutputFormat, result_format], default=OutputFormat.table)
     _command(sub, "sync", entry, [output], sync,
              f"Sync {entry.name} once into the artifact (--file / BATON_FILE), resuming an interrupted sync.")
     max_syncs = inspect.Parameter("max_syncs", inspect.Parameter.KEYWORD_ONLY, annotation=int | None,
@@ -292,7 +288,8 @@ def inspect_artifact(
     view: Annotated[ViewName, typer.Argument(help="What to show.", show_default=False)],
     principal: Annotated[str | None, typer.Argument(
         help="For `access`: a user id, or type:id (group:00g1).", show_default=False)] = None,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.table,
+    output: Annotated[OutputFormat, output_option(OutputFormat.table, OutputFormat.json, OutputFormat.csv)
+    ] = OutputFormat.table,
     resource_type: Annotated[str | None, typer.Option("--type", "-t",
                                                       help="Only this resource type.")] = None,
 ) -> None:

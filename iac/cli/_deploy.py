@@ -26,7 +26,7 @@ from iac.backends.engine import (
     connect,
     deployer_rbac,
 )
-from iac.cli._app import OutputFormat, app, err, out, user_errors
+from iac.cli._app import OutputFormat, app, err, out, output_option, user_errors
 from iac.render import render_stack, to_yaml
 from iac.spec import Stack, load_stack
 
@@ -37,7 +37,7 @@ Kubeconfig = Annotated[Path | None, typer.Option(
     show_default=False)]
 Context = Annotated[str | None, typer.Option("--context", help="Kubeconfig context (default: current).",
                                              show_default=False)]
-Output = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")]
+Output = Annotated[OutputFormat, output_option(OutputFormat.text, OutputFormat.json)]
 ForceConflicts = Annotated[bool, typer.Option(
     "--force-conflicts", help="Take ownership of fields another field manager applied.")]
 DetailedExitcode = Annotated[bool, typer.Option(

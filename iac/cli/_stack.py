@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from iac.cli._app import OutputFormat, app, err, fail, out, user_errors
+from iac.cli._app import OutputFormat, app, err, fail, out, output_option, user_errors
 from iac.docs import catalog_markdown, catalog_rows, explain_integration
 from iac.plugins import get_plugin, plugins
 from iac.render import manifests_to_yaml, render_manifests, render_stack, schema_versions, validate_objects, write_tree
@@ -21,22 +20,17 @@ StackFile = Annotated[Path, typer.Argument(help="Python file defining a module-l
                                            show_default=False)]
 
 
-class CatalogFormat(enum.StrEnum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
 @app.command()
 def catalog(
-    output: Annotated[CatalogFormat, typer.Option("--output", "-o", help="Output format.")] = CatalogFormat.table,
+    output: Annotated[OutputFormat, output_option(OutputFormat.table, OutputFormat.json, OutputFormat.markdown)
+    ] = OutputFormat.table,
 ) -> None:
     """List the integrations: what each syncs, can provision, and which settings it needs."""
     rows = catalog_rows()
-    if output is CatalogFormat.json:
+    if output is OutputFormat.json:
         out.print_json(json.dumps(rows))
         return
-    if output is CatalogFormat.markdown:
+    if output is OutputFormat.markdown:
         print(catalog_markdown(), end="")
         return
     table = Table(title="Integrations", show_lines=False)
@@ -52,7 +46,7 @@ def catalog(
 def explain(
     integration: Annotated[str, typer.Argument(
         help=f"One of: {', '.join(plugins())}.", show_default=False)],
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.text,
+    output: Annotated[OutputFormat, output_option(OutputFormat.text, OutputFormat.json)] = OutputFormat.text,
 ) -> None:
     """Show an integration's settings, env names, what it syncs and what to create upstream."""
     with user_errors():

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from iac.cli._app import OutputFormat, app, err, out, user_errors
+from iac.cli._app import OutputFormat, app, err, out, output_option, user_errors
 
 terraform_app = typer.Typer(name="terraform", no_args_is_help=True, add_completion=False,
                             help="The Terraform provider iac/baton: install it for Terraform, list its resources.")
@@ -72,7 +72,7 @@ def install(
 
 @terraform_app.command()
 def resources(
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")] = OutputFormat.text,
+    output: Annotated[OutputFormat, output_option(OutputFormat.text, OutputFormat.json)] = OutputFormat.text,
 ) -> None:
     """List the provider's resource types and their arguments (derived from the integration specs)."""
     from iac.backends.terraform import COMPUTED_ATTRIBUTES, all_schemas

@@ -14,7 +14,7 @@ from typing import Any
 
 from iac._version import __version__
 from iac.errors import SecretResolutionError
-from iac.spec import Connector, Resources, Stack, env_value_items
+from iac.spec import Connector, Resources, Stack, baton_env, conductorone_settings, env_value_items
 from iac.spec._settings import format_plain
 from iac.spec.integrations import Custom
 from iac.spec.secret import (
@@ -104,7 +104,7 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
 
     plain_env: list[tuple[str, str]] = []
     if integration.bundled_runtime and connector.image is None:
-        plain_env.append(("BATON_CONNECTOR", integration.name))
+        plain_env.append((baton_env.CONNECTOR, integration.name))
     secret_data: dict[str, str] = {}
     key_refs: list[KeyRef] = []
     externals: dict[tuple[str, str], ExternalSecretContext] = {}
@@ -141,12 +141,12 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
     health_port = connector.health_port if isinstance(connector, Custom) else HEALTH_PORT
     if health_port is not None:
         plain_env += [
-            ("BATON_HEALTH_CHECK", "true"),
-            ("BATON_HEALTH_CHECK_PORT", str(health_port)),
+            (baton_env.HEALTH_CHECK, "true"),
+            (baton_env.HEALTH_CHECK_PORT, str(health_port)),
             # baton binds 127.0.0.1 by default, which kubelet probes cannot reach.
-            ("BATON_HEALTH_CHECK_BIND_ADDRESS", "0.0.0.0"),
+            (baton_env.HEALTH_CHECK_BIND_ADDRESS, "0.0.0.0"),
         ]
-    plain_env += [("BATON_FILE", f"{DATA_DIR}/sync.sqlite"), ("BATON_LOG_FORMAT", "json")]
+    plain_env += [(baton_env.FILE, f"{DATA_DIR}/sync.sqlite"), (baton_env.LOG_FORMAT, "json")]
 
     external_list = list(externals.values())
     for index, group in enumerate(external_list):
@@ -180,10 +180,12 @@ def _b64(value: str) -> str:
 
 
 def _field_of(connector: Connector, env_name: str) -> str:
-    for spec in type(connector).settings():
+    for spec in conductorone_settings():
         if spec.env == env_name:
-            return f"conductorone.{spec.name}" if spec.name in ("client_id", "client_secret") and \
-                env_name.startswith("BATON_CLIENT") else spec.name
+            return f"conductorone.{spec.name}"
+    for spec in type(connector).connector_settings():
+        if spec.env == env_name:
+            return spec.name
     if isinstance(connector, Custom):
         return f"secret_env[{env_name!r}]"
     return env_name

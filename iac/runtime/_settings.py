@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from iac.errors import SpecError
 from iac.runtime.errors import ConnectorConfigError
-from iac.spec import ConductorOne, Connector
-from iac.spec._connector import conductorone_settings
-from iac.spec._settings import SettingSpec
+from iac.spec import ConductorOne, Connector, SettingSpec, conductorone_env, conductorone_settings
+from iac.spec.baton_env import env_name
 from iac.spec.secret import EnvSecret, SecretRef
 
 __all__ = [
@@ -187,13 +186,14 @@ def connector_config(integration: type[C], environ: Mapping[str, str], **overrid
     c1 = {s.name: EnvSecret(var=s.env) if s.secret else environ.get(s.env, "").strip()
           for s in conductorone_settings() if environ.get(s.env, "").strip()}
     if c1:
+        client_id, client_secret = conductorone_env("client_id"), conductorone_env("client_secret")
         if set(c1) != {"client_id", "client_secret"}:
-            missing = "BATON_CLIENT_SECRET" if "client_id" in c1 else "BATON_CLIENT_ID"
+            missing = client_secret if "client_id" in c1 else client_id
             raise ConnectorConfigError(f"{missing} is required when the other ConductorOne credential is set")
-        if not _CLIENT_ID.match(environ["BATON_CLIENT_ID"].strip()):
-            raise ConnectorConfigError("BATON_CLIENT_ID: expected the shape <name>@<tenant-host>/<suffix>")
-        if not _CLIENT_SECRET.match(environ["BATON_CLIENT_SECRET"].strip()):
-            raise ConnectorConfigError("BATON_CLIENT_SECRET: expected the shape <a>:<b>:v1:<base64url key>")
+        if not _CLIENT_ID.match(environ[client_id].strip()):
+            raise ConnectorConfigError(f"{client_id}: expected the shape <name>@<tenant-host>/<suffix>")
+        if not _CLIENT_SECRET.match(environ[client_secret].strip()):
+            raise ConnectorConfigError(f"{client_secret}: expected the shape <a>:<b>:v1:<base64url key>")
         values["conductorone"] = ConductorOne(**c1)
     try:
         return integration(integration.integration.name, **values)
@@ -239,8 +239,7 @@ def load_settings(integration: type[C], *, environ: Mapping[str, str] | None = N
             value = given.pop(spec.name)
             env[spec.env] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     knob_names = set(RuntimeSettings.model_fields)
-    knobs = {name: env[f"BATON_{name.upper()}"] for name in knob_names
-             if env.get(f"BATON_{name.upper()}", "").strip()}
+    knobs = {name: env[env_name(name)] for name in knob_names if env.get(env_name(name), "").strip()}
     knobs.update({k: v for k, v in given.items() if k in knob_names})
     try:
         settings = RuntimeSettings(**knobs)
@@ -249,7 +248,7 @@ def load_settings(integration: type[C], *, environ: Mapping[str, str] | None = N
         for error in exc.errors(include_input=False, include_url=False):
             loc = [str(part) for part in error["loc"] if isinstance(part, str)]
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"BATON_{loc[0].upper()}: {message}" if loc else message)
+            problems.append(f"{env_name(loc[0])}: {message}" if loc else message)
         raise ConnectorConfigError("; ".join(problems)) from None
     spec_overrides = {k: v for k, v in given.items() if k not in knob_names}
     settings._config = connector_config(integration, env, **spec_overrides)

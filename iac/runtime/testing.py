@@ -21,6 +21,7 @@ from iac.runtime._clock import Clock
 from iac.runtime._models import Page
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector
+from iac.spec.baton_env import env_name
 
 __all__ = ["MockVendor", "Recorded", "RecordingTransport", "exhaust_pagination", "json_response", "pod_environment"]
 
@@ -64,7 +65,7 @@ def pod_environment(integration: type[Connector], *, simulator: str | None = Non
     names its spec gives them, runtime knobs (``file``, ``workers``, ...) as ``BATON_<NAME>``, and
     ``simulator`` as ``BATON_BASE_URL``. Only these variables: merge them into a clean environment."""
     names = {spec.name: spec.env for spec in integration.connector_settings()}
-    names |= {name: f"BATON_{name.upper()}" for name in RuntimeSettings.model_fields}
+    names |= {name: env_name(name) for name in RuntimeSettings.model_fields}
     if simulator is not None:
         settings["base_url_override"] = simulator
     unknown = sorted(set(settings) - set(names))

@@ -3,7 +3,7 @@ except reading stack files and resolving secret references."""
 
 from __future__ import annotations
 
-from iac.spec import secret
+from iac.spec import baton_env, secret
 from iac.spec._conductorone import C1App, C1Attribute, conductorone_apps
 from iac.spec._connector import (
     ConductorOne,
@@ -15,6 +15,9 @@ from iac.spec._connector import (
     Resources,
     ResourceTypeDoc,
     SecretField,
+    common_env,
+    conductorone_env,
+    conductorone_settings,
     env_value_items,
 )
 from iac.spec._settings import Setting, SettingSpec
@@ -41,7 +44,11 @@ __all__ = [
     "Setting",
     "SettingSpec",
     "Stack",
+    "baton_env",
+    "common_env",
     "conductorone_apps",
+    "conductorone_env",
+    "conductorone_settings",
     "env_value_items",
     "load_stack",
     "secret",

@@ -47,6 +47,9 @@ __all__ = [
     "ResourceTypeDoc",
     "Resources",
     "SecretField",
+    "common_env",
+    "conductorone_env",
+    "conductorone_settings",
     "env_value_items",
 ]
 
@@ -394,6 +397,16 @@ def _conductorone_settings() -> tuple[SettingSpec, ...]:
 
 def conductorone_settings() -> list[SettingSpec]:
     return list(_conductorone_settings())
+
+
+def common_env(name: str) -> str:
+    """The env name of a setting every connector has (``base_url_override`` → ``BATON_BASE_URL``)."""
+    return {s.name: s.env for s in _connector_settings(Connector)}[name]
+
+
+def conductorone_env(name: str) -> str:
+    """The env name of a ConductorOne credential (``client_id`` → ``BATON_CLIENT_ID``)."""
+    return {s.name: s.env for s in _conductorone_settings()}[name]
 
 
 def env_value_items(connector: Connector,

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from iac.spec.baton_env import PREFIX
 from iac.spec.secret import SecretRef
 
 __all__ = ["Setting", "SettingKind", "SettingSpec", "setting_spec"]
@@ -61,7 +62,7 @@ class SettingSpec:
     @property
     def cli_flag(self) -> str:
         """The runtime's command-line flag, e.g. ``BATON_SYNC_CUSTOM_ROLES`` → ``--sync-custom-roles``."""
-        return "--" + self.env.removeprefix("BATON_").lower().replace("_", "-")
+        return "--" + self.env.removeprefix(PREFIX).lower().replace("_", "-")
 
     def default_text(self) -> str:
         if self.required:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from iac.backends.terraform._schema import ConnectorSchema, InputAttribute
-from iac.spec import Resources
+from iac.spec import Resources, baton_env
 from iac.spec.integrations.custom import RESERVED_ENV
 
 __all__ = [
@@ -97,7 +97,7 @@ def from_live(schema: ConnectorSchema, *, live: Mapping[str, Any], rendered: Map
     live_image = container_of(live).get("image")
     if prior is not None and rendered is not None and container_of(rendered).get("image") == live_image:
         values["image"] = prior.get("image")
-    elif prior is None and not _attribute_required(schema, "image") and live_env.get("BATON_CONNECTOR"):
+    elif prior is None and not _attribute_required(schema, "image") and live_env.get(baton_env.CONNECTOR):
         values["image"] = None  # the bundled runtime image (BATON_CONNECTOR is set only without an own image)
     else:
         values["image"] = live_image

@@ -8,29 +8,22 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from iac.spec._connector import Connector, Integration, SecretField
+from iac.spec import baton_env
+from iac.spec._connector import Connector, Integration, SecretField, conductorone_settings
 from iac.spec.secret import SecretRef
 
 __all__ = ["RESERVED_ENV", "Custom"]
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
-# Set by the renderer or by common settings; a Custom connector must use the setting instead.
-RESERVED_ENV = {
-    "BATON_PROVISIONING": "provisioning",
-    "BATON_LOG_LEVEL": "log_level",
-    "BATON_HOST_ID": "host_id",
-    "BATON_BASE_URL": "base_url_override",
-    "BATON_RATE_LIMIT_SHARE": "rate_limit_share",
-    "BATON_CLIENT_ID": "conductorone",
-    "BATON_CLIENT_SECRET": "conductorone",
-    "BATON_HEALTH_CHECK": None,
-    "BATON_HEALTH_CHECK_PORT": "health_port",
-    "BATON_HEALTH_CHECK_BIND_ADDRESS": None,
-    "BATON_FILE": None,
-    "BATON_LOG_FORMAT": None,
-    "BATON_CONNECTOR": None,
-}
+# Set by the renderer or by common settings (env name → the setting to use instead, None: the renderer sets it);
+# a Custom connector must not set them itself.
+RESERVED_ENV: dict[str, str | None] = (
+    {s.env: s.name for s in Connector.connector_settings()}
+    | {s.env: "conductorone" for s in conductorone_settings()}
+    | dict.fromkeys(baton_env.RENDERER_SET)
+    | {baton_env.HEALTH_CHECK_PORT: "health_port"}
+)
 
 
 class Custom(Connector):
