@@ -27,6 +27,7 @@ __all__ = [
     "Sandbox",
     "container_environment",
     "deploy_demo",
+    "review_demo",
     "run_demo",
     "sandbox_environment",
     "sandbox_for",
@@ -188,6 +189,15 @@ def run_demo(stack: Stack, out_dir: Path, *, users: int = 300, seed: int = 1,
                 name, integration, "synced", stats["resources"]["total"], stats["entitlements"]["total"],
                 stats["grants"]["total"], sandbox.requests(), time.perf_counter() - started, settings.file))
     return results, manifest_dir
+
+
+def review_demo(results: list[DemoResult], out_dir: Path) -> list[Path]:
+    """The access-review report (and CSV evidence) of each synced connector: ``out_dir/reviews/<name>.html``."""
+    from iac.review import review_file
+
+    reviews = out_dir / "reviews"
+    return [review_file(row.artifact, reviews / f"{row.connector}.html", csv_dir=reviews / row.connector).html
+            for row in results if row.artifact is not None]
 
 
 def deploy_demo(stack: Stack, out_dir: Path, *, kubeconfig: Path | None, context: str | None,

@@ -42,6 +42,13 @@ def test_demo_command_prints_the_table(tmp_path: Path, run_iac: RunIac) -> None:
     assert "okta" in result.stdout and "synced" in result.stdout
     assert "manifests:" in result.stderr and "artifacts:" in result.stderr
     assert (tmp_path / "out" / "artifacts" / "okta.sqlite").is_file()
+    # It ends with the access-review reports: one path per synced connector, each a whole HTML page.
+    reports = [Path(line) for line in result.stdout.strip().splitlines()[-4:]]
+    assert [p.name for p in reports] == ["okta.html", "coupa.html", "concur.html", "celigo.html"]
+    for report in reports:
+        text = report.read_text()
+        assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+        assert (report.parent / report.stem / "privileged.csv").is_file()
 
 
 @pytest.mark.cluster

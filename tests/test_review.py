@@ -4,10 +4,13 @@ compared with a reference screenshot."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import shutil
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -331,7 +334,20 @@ def test_bad_input_is_one_line_and_writes_nothing(run_iac: RunIac, tmp_path: Pat
         assert not (tmp_path / "out.html").exists() and not (tmp_path / "csv").exists()
 
 
-def test_a_previous_file_is_compared_with_the_newest_sync(org: Org, tmp_path: Path) -> None:
+def test_previous_file_gives_the_same_changes_as_the_previous_sync_inside(org: Org, report: tuple[Review, Path, Path],
+                                                                          tmp_path: Path) -> None:
+    """--previous FILE goes through the generic comparison (sorted keys), the in-file one through SQLite."""
+    older = tmp_path / "older.sqlite"
+    shutil.copyfile(org.artifact, older)
+    with contextlib.closing(sqlite3.connect(older)) as conn, conn:
+        [(newest,)] = conn.execute("SELECT sync_id FROM sync_runs ORDER BY ended_at DESC LIMIT 1").fetchall()
+        for table in ("resource_types", "resources", "entitlements", "grants", "sync_runs"):
+            conn.execute(f"DELETE FROM {table} WHERE sync_id = ?", (newest,))
+    compared = review_file(org.artifact, tmp_path / "r.html", previous=older).review
+    assert sorted(compared.changes) == sorted(report[0].changes) and len(compared.changes) == 3
+
+
+def test_a_sync_compared_with_itself_has_no_changes(org: Org, tmp_path: Path) -> None:
     with open_source(org.artifact) as source:
         syncs = source.syncs()
         facts = facts_for("okta")

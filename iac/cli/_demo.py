@@ -61,5 +61,13 @@ def demo(
         out.print(f"preview: {before}")
         out.print(f"up:      {applied}")
         out.print(f"preview: {after}  (converged: a second up would write nothing)")
+    from iac.demo import review_demo
+
+    with user_errors():
+        reports = review_demo(results, output_dir)
+    if reports:
+        err.print("access reviews (open in a browser; `iac review FILE -o report.html` makes one):")
+        for path in reports:
+            out.print(str(path.resolve()))
     if any(row.status.startswith("failed") for row in results):
         raise typer.Exit(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,21 +200,26 @@ def build_review(source: SyncSource, snapshot: Snapshot, facts: ReviewFacts, *,
     _load_grants(review, index, snapshot)
     _effective_access(review)
     if previous is not None:
-        _changes(review, index, previous)
+        _changes(review, index, snapshot, previous)
     return review
 
 
 def _load_grants(review: Review, index: _Index, snapshot: Snapshot) -> None:
     """Direct grants, grouped by principal with a counting sort (no per-grant Python objects kept)."""
     ents, principals = array("i"), array("i")
-    entitlement, resource = index.entitlement, index.resource
+    ents_append, principals_append = ents.append, principals.append
+    ent_get, res_get = index.entitlements.get, index.resources.get
     for ent_id, ptype, pid, expandable in snapshot.grants():
-        e = entitlement(ent_id)
-        p = resource(ptype, pid)
-        ents.append(e)
-        principals.append(p)
-        for source in expandable:
-            review.edges.append((entitlement(source), e, p))
+        e = ent_get(ent_id)
+        if e is None:
+            e = index.entitlement(ent_id)
+        p = res_get(ptype + "\x00" + pid)
+        if p is None:
+            p = index.resource(ptype, pid)
+        ents_append(e)
+        principals_append(p)
+        if expandable:
+            review.edges += [(index.entitlement(source), e, p) for source in expandable]
     count = len(review.res_id)
     offsets = array("i", bytes(4 * (count + 1)))
     for p in principals:
@@ -289,50 +294,50 @@ def _effective_access(review: Review) -> None:
                                             review.ent_rule[row[1]], review.ent_id[row[1]], row[0]))
 
 
-def _changes(review: Review, index: _Index, previous: Snapshot) -> None:
+def _changes(review: Review, index: _Index, current: Snapshot, previous: Snapshot) -> None:
     """Accounts added, removed or changed in status, and direct grants added or removed, against
-    ``previous``. Grants are compared as sorted 64-bit keys (entitlement << 32 | principal)."""
+    ``previous``: by the source itself when it can (two syncs of one file), else as sorted 64-bit keys
+    (entitlement << 32 | principal) merged in one pass."""
     account_type = review.facts.account_type
     old_accounts: dict[str, tuple[str, str]] = {}
-    for row in previous.resources():
-        if row.type == account_type:
-            status = _status_text(review.facts, row.status, row.profile)
-            old_accounts[row.id] = (f"{row.display_name} ({row.type}:{row.id})", status)
-    old_keys = array("q")
-    first_new_resource, first_new_entitlement = len(review.res_id), len(review.ent_id)
-    for ent_id, ptype, pid, _expandable in previous.grants():
-        e = index.entitlements.get(ent_id)
-        if e is None:
-            e = index.add_entitlement(ent_id, -1, ent_id.rpartition(":")[2], ent_id, -1)
-        p = index.resources.get(f"{ptype}\x00{pid}")
-        if p is None:
-            p = index.add_resource(ptype, pid, pid, "", "", "")
-        old_keys.append(e << 32 | p)
-    # Resources and entitlements only the previous sync knew: give them labels, then forget them.
-    names = {r.id: r.display_name for r in previous.resources() if r.type != account_type} \
-        if len(review.res_id) > first_new_resource else {}
+    for row in previous.resources(account_type):
+        status = _status_text(review.facts, row.status, row.profile)
+        old_accounts[row.id] = (f"{row.display_name} ({row.type}:{row.id})", status)
     review.changes += _account_changes(review, old_accounts)
-    new_keys = array("q", sorted(
-        (e << 32 | r) for r in range(first_new_resource)
-        for e in review.grant_ents[review.grant_offsets[r]:review.grant_offsets[r + 1]]))
+    diff = current.grant_changes(previous)
+    if diff is None:
+        diff = _merged_grant_changes(review, index, previous)
+    ent_get, res_get = index.entitlements.get, index.resources.get
+    for change, ent_id, ptype, pid in diff:
+        r = res_get(f"{ptype}\x00{pid}")
+        if r is not None:
+            subject = review.label(r)
+        elif ptype == account_type and pid in old_accounts:
+            subject = old_accounts[pid][0]
+        else:
+            subject = f"{pid} ({ptype}:{pid})"
+        e = ent_get(ent_id)
+        review.changes.append((change, "grant", subject, ent_id if e is None else review.entitlement_label(e)))
+
+
+def _merged_grant_changes(review: Review, index: _Index, previous: Snapshot) -> Iterator[tuple[str, str, str, str]]:
+    ent_get, res_get = index.entitlements.get, index.resources.get
+    old_keys = array("q")
+    for ent_id, ptype, pid, _expandable in previous.grants():
+        e, p = ent_get(ent_id), res_get(f"{ptype}\x00{pid}")
+        if e is None or p is None:  # the current sync does not know it: removed
+            yield "removed", ent_id, ptype, pid
+        else:
+            old_keys.append(e << 32 | p)
+    offsets, grant_ents = review.grant_offsets, review.grant_ents
+    new_keys = array("q", sorted(e << 32 | r for r in range(len(review.res_id))
+                                 for e in grant_ents[offsets[r]:offsets[r + 1]]))
     old_sorted = array("q", sorted(old_keys))
     del old_keys
+    types = [t for t, _ in review.types]
     for change, key in _merge_diff(old_sorted, new_keys):
         e, r = key >> 32, key & 0xFFFFFFFF
-        if r < first_new_resource:
-            subject = review.label(r)
-        else:
-            type_id, ident = review.types[review.res_type[r]][0], review.res_id[r]
-            subject = old_accounts[ident][0] if type_id == account_type and ident in old_accounts else \
-                f"{names.get(ident, ident)} ({type_id}:{ident})"
-        detail = review.entitlement_label(e) if e < first_new_entitlement else review.ent_id[e]
-        review.changes.append((change, "grant", subject, detail))
-    # Drop the previous-only entries so the report's columns hold the current sync alone.
-    for column in (review.res_type, review.res_id, review.res_name, review.res_login, review.res_status,
-                   review.res_inactive):
-        del column[first_new_resource:]
-    for ent_column in (review.ent_id, review.ent_res, review.ent_slug, review.ent_name, review.ent_rule):
-        del ent_column[first_new_entitlement:]
+        yield change, review.ent_id[e], types[review.res_type[r]], review.res_id[r]
 
 
 def _account_changes(review: Review, old: dict[str, tuple[str, str]]) -> list[tuple[str, str, str, str]]:

@@ -74,9 +74,14 @@ class Snapshot(Protocol):
     info: SyncInfo
 
     def resource_types(self) -> Iterator[TypeRow]: ...
-    def resources(self) -> Iterator[ResourceRow]: ...
+    def resources(self, resource_type: str | None = None) -> Iterator[ResourceRow]: ...
     def entitlements(self) -> Iterator[EntitlementRow]: ...
     def grants(self) -> Iterator[GrantRow]: ...
+
+    def grant_changes(self, previous: Snapshot) -> Iterator[tuple[str, str, str, str]] | None:
+        """``(added|removed, entitlement id, principal type, principal id)`` against ``previous``, when the
+        source can work it out itself (two syncs of one file); None: the caller compares the streams."""
+        ...
 
 
 class SyncSource(Protocol):
@@ -108,8 +113,12 @@ class _ArtifactSnapshot:
                 (self.info.sync_id,)):
             yield TypeRow(ident, name, tuple(json.loads(data).get("traits") or ()))
 
-    def resources(self) -> Iterator[ResourceRow]:
-        for (data,) in self.artifact.rows("SELECT data FROM resources WHERE sync_id = ?", (self.info.sync_id,)):
+    def resources(self, resource_type: str | None = None) -> Iterator[ResourceRow]:
+        sql, params = "SELECT data FROM resources WHERE sync_id = ?", (self.info.sync_id,)
+        params_: tuple[str, ...] = params
+        if resource_type is not None:
+            sql, params_ = sql + " AND resource_type = ?", (*params, resource_type)
+        for (data,) in self.artifact.conn.execute(sql, params_):
             r = json.loads(data)
             yield ResourceRow(r["type"], r["id"], r.get("display_name") or r["id"], r.get("status"), r.get("login"),
                               tuple(r.get("emails") or ()), r.get("profile") or {})
@@ -120,12 +129,24 @@ class _ArtifactSnapshot:
             yield EntitlementRow(*row)
 
     def grants(self) -> Iterator[GrantRow]:
-        for entitlement, ptype, pid, data in self.artifact.rows(
+        for entitlement, ptype, pid, data in self.artifact.conn.execute(
                 "SELECT entitlement_id, principal_type, principal_id, data FROM grants WHERE sync_id = ?",
                 (self.info.sync_id,)):
             # Most grants carry nothing beyond their columns: skip the JSON parse for them.
-            expandable = tuple(json.loads(data).get("expandable") or ()) if data != "{}" else ()
-            yield entitlement, ptype, pid, expandable
+            yield entitlement, ptype, pid, (tuple(json.loads(data).get("expandable") or ()) if data != "{}" else ())
+
+    def grant_changes(self, previous: Snapshot) -> Iterator[tuple[str, str, str, str]] | None:
+        if not isinstance(previous, _ArtifactSnapshot) or previous.artifact is not self.artifact:
+            return None
+        return self._grant_changes(previous.info.sync_id)
+
+    def _grant_changes(self, old: str) -> Iterator[tuple[str, str, str, str]]:
+        # Primary-key lookups in SQLite: no Python work for the grants both syncs hold.
+        sql = ("SELECT entitlement_id, principal_type, principal_id FROM grants g WHERE sync_id = ? AND NOT EXISTS "
+               "(SELECT 1 FROM grants o WHERE o.sync_id = ? AND o.id = g.id) ORDER BY id")
+        for change, ids in (("removed", (old, self.info.sync_id)), ("added", (self.info.sync_id, old))):
+            for row in self.artifact.conn.execute(sql, ids):
+                yield (change, *row)
 
 
 class _ArtifactSource:
@@ -190,12 +211,12 @@ class _C1zSnapshot:
         for t in self.reader.resource_types(sync_id=self.info.sync_id):
             yield TypeRow(t.id, t.display_name or t.id, tuple(_TRAITS[x] for x in t.traits if x in _TRAITS))
 
-    def resources(self) -> Iterator[ResourceRow]:
+    def resources(self, resource_type: str | None = None) -> Iterator[ResourceRow]:
         from google.protobuf.json_format import MessageToDict
 
         from iac.c1z import pb
 
-        for r in self.reader.resources(sync_id=self.info.sync_id):
+        for r in self.reader.resources(sync_id=self.info.sync_id, resource_type_id=resource_type):
             status = login = None
             emails: tuple[str, ...] = ()
             profile: dict[str, Any] = {}
@@ -232,6 +253,9 @@ class _C1zSnapshot:
                         annotation.Unpack(found)
                         expandable += tuple(found.entitlement_ids)
             yield entitlement, ptype, pid, expandable
+
+    def grant_changes(self, previous: Snapshot) -> Iterator[tuple[str, str, str, str]] | None:
+        return None
 
 
 class _C1zSource:

@@ -425,6 +425,6 @@
   window.addEventListener("beforeprint", () => printed.forEach((t) => tables[t] && tables[t].printAll(true)));
   window.addEventListener("afterprint", () => printed.forEach((t) => tables[t] && tables[t].printAll(false)));
 
-  window.accessReview = { tables, accessRows, holderRows, key, ent, res };
+  window.accessReview = { tables, accessRows, holderRows, key, ent, res, readyMs: performance.now() };
   document.documentElement.dataset.ready = "true";
 })();
