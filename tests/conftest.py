@@ -1,4 +1,5 @@
-"""Shared fixtures. The real kube-apiserver fixture lives in _cluster.py."""
+"""Shared fixtures. The real kube-apiserver fixture lives in _cluster.py, the one-node cluster (pods really
+run) in _node.py."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import _required
 import pytest
 from _cluster import kube_cluster  # noqa: F401  (session fixture: real kube-apiserver)
+from _node import NODE_FIGURES, node_cluster, node_runtime_image  # noqa: F401  (session fixtures: one-node cluster)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +47,10 @@ FAULT_MATRIX: list[tuple[str, str, str]] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if NODE_FIGURES:
+        terminalreporter.section("one-node cluster")
+        for line in NODE_FIGURES:
+            terminalreporter.write_line(line)
     if not FAULT_MATRIX:
         return
     terminalreporter.section("fault matrix")

@@ -220,9 +220,28 @@ class Engine:
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         by_reason: dict[str, list[str]] = {}
         for ref in pending:
-            by_reason.setdefault(_rollout_state(live.get(ref.identity)), []).append(str(ref))
+            obj = live.get(ref.identity)
+            pods = self._pod_problems(obj) if obj is not None else ""
+            reason = _rollout_state(obj) + (f" ({pods})" if pods else "")
+            by_reason.setdefault(reason, []).append(str(ref))
         reasons = "; ".join(f"{_first_few(refs)}: {reason}" for reason, refs in by_reason.items())
         raise ApplyError(f"timed out after {timeout:g}s waiting for rollout: {reasons}")
+
+    def _pod_problems(self, deployment: Mapping[str, Any]) -> str:
+        """Why a Deployment's pods are not available, pod by pod (waiting reason, exit, failing readiness);
+        empty when the pods cannot be listed (a deployer without read access to pods)."""
+        match: dict[str, str] = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        if not match:
+            return ""
+        label, value = sorted(match.items())[0]
+        try:
+            pods = self.api.list_labelled("v1", "Pod", self.namespace, label, value)
+        except ApplyError:
+            return ""
+        mine = [pod for pod in pods
+                if all(((pod.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in match.items())]
+        problems = [problem for pod in mine if (problem := _pod_problem(pod))]
+        return "; ".join(problems[:3]) if problems else ("no pods" if not mine else "")
 
     def _live_members(self, refs: Sequence[ObjectRef]) -> list[Manifest]:
         """Our live members of the kinds of ``refs`` (one LIST per kind)."""
@@ -464,6 +483,42 @@ def _first_few(names: list[str], shown: int = 3) -> str:
     if len(names) <= shown:
         return ", ".join(names)
     return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+
+
+def _pod_problem(pod: Mapping[str, Any]) -> str | None:
+    """One line on why ``pod`` is not available yet, or None when it is Ready."""
+    name = (pod.get("metadata") or {}).get("name", "?")
+    status = pod.get("status") or {}
+    containers = status.get("containerStatuses") or []
+    if not containers:
+        unscheduled = [c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"
+                       and c.get("status") == "False"]
+        if unscheduled:
+            return f"pod {name}: not scheduled: {_short(unscheduled[0].get('message') or 'no reason given')}"
+        return f"pod {name}: {status.get('phase', 'Pending')}, no container started yet"
+    for container in containers:
+        state = container.get("state") or {}
+        restarts = container.get("restartCount", 0)
+        again = f", restarted {restarts} times" if restarts else ""
+        where = f"pod {name} container {container.get('name', '?')}"
+        if "waiting" in state:
+            waiting = state["waiting"] or {}
+            message = waiting.get("message")
+            last = ((container.get("lastState") or {}).get("terminated")) or {}
+            if not message and last:
+                message = f"last exit: {last.get('reason', 'exited')}, code {last.get('exitCode', '?')}"
+            return f"{where}: {waiting.get('reason', 'waiting')}{again}" + (f": {_short(message)}" if message else "")
+        if "terminated" in state:
+            done = state["terminated"] or {}
+            return f"{where}: terminated ({done.get('reason', 'exited')}, exit code {done.get('exitCode', '?')})"
+        if not container.get("ready"):
+            return f"{where}: running but not Ready (its readiness probe is not passing{again})"
+    return None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _rollout_state(obj: Mapping[str, Any] | None) -> str:
