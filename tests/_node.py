@@ -35,7 +35,7 @@ containerd's pod network namespaces ``/run/netns/cni-*`` (unmounted and removed)
 ``/var/log/containers`` entries of our pods (removed). Everything else (containerd root/state/socket, kubelet
 root, CNI IPAM state) lives in the work directory. Processes are stopped by PID, pods' tasks first.
 
-Missing pieces skip locally but fail under CI (``CI`` set) or ``IAC_REQUIRE_CLUSTER=1``.
+Missing pieces skip locally but fail under ``IAC_REQUIRE_CLUSTER=1`` (``make test``, CI): ``_required.py``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ from typing import IO, Any, NoReturn, TypeVar
 import httpx
 import pytest
 import yaml
-from _cluster import USERS, KubeCluster, _kubeconfig_dict, _required, _stop, _tail, _tmp_parent
+from _cluster import USERS, KubeCluster, _kubeconfig_dict, _stop, _tail, _tmp_parent
+from _required import unavailable
 
 __all__ = ["NODE_FIGURES", "NodeCluster", "node_cluster", "node_runtime_image", "start_node_cluster"]
 
@@ -93,11 +94,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _unavailable(reason: str) -> NoReturn:
-    hint = "run `make test` (scripts/install-test-deps.sh, scripts/kube-binary.sh, scripts/pause-image.sh)"
-    if _required():
-        pytest.fail(f"the one-node cluster is required (CI / IAC_REQUIRE_CLUSTER=1) but {reason}; {hint}",
-                    pytrace=False)
-    pytest.skip(f"no one-node cluster: {reason}; {hint}")
+    unavailable("the one-node cluster", reason,
+                "run `make test` (scripts/install-test-deps.sh, scripts/kube-binary.sh, scripts/pause-image.sh)")
 
 
 def _enter_netns(path: Path) -> None:
