@@ -28,9 +28,13 @@ CONTAINERS_ENV = {
 HARDENED = ["--read-only", "--user", "65532", "--cap-drop", "ALL", "--network", "host"]
 
 
-def podman(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def podman(*args: str, check: bool = True, timeout: float = 300,
+           secrets: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run podman; ``secrets`` reach it through its environment (``-e NAME`` passes one on by name), never
+    its arguments, which every local user can read."""
+    assert not any(value in arg for value in (secrets or {}).values() for arg in args), "a secret in argv"
     return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout,
-                          env={**os.environ, **CONTAINERS_ENV})
+                          env={**os.environ, **CONTAINERS_ENV, **(secrets or {})})
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +55,13 @@ def okta() -> Iterator[tuple[OktaSim, str]]:
         yield sim, base_url
 
 
-def connector_env(sim: OktaSim, base_url: str) -> list[str]:
-    token = sim.auth_headers["Authorization"].split(" ", 1)[1]
+def connector_env(sim: OktaSim, base_url: str) -> tuple[list[str], dict[str, str]]:
+    """``podman run`` arguments for the connector's settings, and the secrets they pass on by name."""
+    secrets = {"BATON_API_TOKEN": sim.auth_headers["Authorization"].split(" ", 1)[1]}
     pairs = {"BATON_CONNECTOR": "okta", "BATON_DOMAIN": "acme.okta.com", "BATON_BASE_URL": base_url,
-             "BATON_API_TOKEN": token, "BATON_LOG_FORMAT": "json"}
-    return [arg for key, value in pairs.items() for arg in ("-e", f"{key}={value}")]
+             "BATON_LOG_FORMAT": "json"}
+    args = [arg for key, value in pairs.items() for arg in ("-e", f"{key}={value}")]
+    return args + [arg for name in secrets for arg in ("-e", name)], secrets
 
 
 def free_port() -> int:
@@ -80,8 +86,9 @@ def test_one_shot_sync_in_a_locked_down_container(image: str, okta: tuple[OktaSi
     data = tmp_path / "data"
     data.mkdir()
     data.chmod(0o777)
-    result = podman("run", "--rm", *HARDENED, "-v", f"{data}:/data", *connector_env(sim, base_url),
-                    "-e", "BATON_MODE=sync", image, check=False)
+    args, secrets = connector_env(sim, base_url)
+    result = podman("run", "--rm", *HARDENED, "-v", f"{data}:/data", *args, "-e", "BATON_MODE=sync", image,
+                    check=False, secrets=secrets)
     assert result.returncode == 0, result.stderr[-3000:]
     token = sim.auth_headers["Authorization"].split(" ", 1)[1]
     assert token not in result.stdout + result.stderr
@@ -97,9 +104,10 @@ def test_service_mode_answers_health_and_stops_cleanly(image: str, okta: tuple[O
     sim, base_url = okta
     port = free_port()
     name = f"iac-test-{port}"
-    podman("run", "-d", "--name", name, *HARDENED, "--tmpfs", "/data:rw,size=64m,mode=1777",
-           *connector_env(sim, base_url), "-e", f"BATON_HEALTH_CHECK_PORT={port}",
-           "-e", "BATON_HEALTH_CHECK_BIND_ADDRESS=127.0.0.1", image)
+    args, secrets = connector_env(sim, base_url)
+    podman("run", "-d", "--name", name, *HARDENED, "--tmpfs", "/data:rw,size=64m,mode=1777", *args,
+           "-e", f"BATON_HEALTH_CHECK_PORT={port}", "-e", "BATON_HEALTH_CHECK_BIND_ADDRESS=127.0.0.1", image,
+           secrets=secrets)
     try:
         deadline = time.monotonic() + 60
         health = None

@@ -11,7 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import RunIac
+
+from iac import Okta
+from iac.runtime import load_settings
+from iac.runtime.errors import ConnectorConfigError
 
 SIM_TOKEN = "sentinel-sim-okta-token-0701"
 
@@ -67,3 +72,26 @@ def test_sim_token_from_a_file(tmp_path: Path) -> None:
 def test_without_a_token_the_sim_derives_one_from_the_seed(tmp_path: Path) -> None:
     status, _ = _serve_okta(tmp_path)
     assert status == 401
+
+
+UPLOAD_URL = "https://bucket.s3.example/okta.sqlite?X-Amz-Signature=sentinel-presigned-0702&X-Amz-Expires=900"
+
+
+def test_the_upload_url_is_a_credential_read_from_the_environment_only(run_iac: RunIac) -> None:
+    usage = run_iac("connector", "okta", "sync", "--help")
+    assert "--upload-token" not in usage.stdout and "--upload-url" not in usage.stdout
+    refused = run_iac("connector", "okta", "sync", "--upload-url", UPLOAD_URL)
+    assert refused.returncode == 2 and "sentinel-presigned" not in refused.stdout + refused.stderr
+
+    settings = load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com", "BATON_API_TOKEN": "t0k3n",
+                                            "BATON_UPLOAD_URL": UPLOAD_URL})
+    assert settings.upload_url is not None and settings.upload_url.get_secret_value() == UPLOAD_URL
+    assert "sentinel-presigned" not in repr(settings) + str(settings.model_dump())
+    assert {UPLOAD_URL, UPLOAD_URL.partition("?")[2]} <= set(settings.secrets())
+
+
+def test_a_malformed_upload_url_is_named_but_not_echoed() -> None:
+    with pytest.raises(ConnectorConfigError, match=r"BATON_UPLOAD_URL: .*http:// or https://") as info:
+        load_settings(Okta, environ={"BATON_DOMAIN": "acme.okta.com", "BATON_API_TOKEN": "t0k3n",
+                                     "BATON_UPLOAD_URL": "ftp://sentinel-presigned-0703"})
+    assert "sentinel-presigned" not in str(info.value)

@@ -143,7 +143,8 @@ def _connector_commands(entry: ConnectorEntry) -> typer.Typer:
             connector.close()
         if settings.upload_url:
             token = settings.upload_token.get_secret_value() if settings.upload_token else None
-            upload_artifact(settings.file, settings.upload_url, sync_id=result.sync_id, token=token)
+            upload_artifact(settings.file, settings.upload_url.get_secret_value(), sync_id=result.sync_id,
+                            token=token)
         summary = {"sync_id": result.sync_id, "file": str(settings.file), "resumed": result.resumed,
                    "duration_seconds": round(result.duration, 3),
                    "resources": result.stats["resources"]["total"],

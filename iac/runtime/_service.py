@@ -262,6 +262,6 @@ def _maybe_upload(settings: RuntimeSettings, result: SyncResult) -> None:
         return
     token = settings.upload_token.get_secret_value() if settings.upload_token else None
     try:
-        upload_artifact(settings.file, settings.upload_url, sync_id=result.sync_id, token=token)
+        upload_artifact(settings.file, settings.upload_url.get_secret_value(), sync_id=result.sync_id, token=token)
     except IacError as exc:
         log.error("artifact upload failed (the artifact stays at %s): %s", settings.file, exc)

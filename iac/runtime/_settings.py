@@ -80,7 +80,8 @@ class RuntimeSettings(BaseModel):
     http_timeout_seconds: float = Field(60.0, gt=0, le=1800, description="timeout of one HTTP request")
     checkpoint_interval: float = Field(5.0, gt=0, description="seconds between sync checkpoints")
     interval: float = Field(3600.0, gt=0, description="service mode: time between syncs (300, 15m, 1h)")
-    upload_url: str | None = Field(None, description="PUT each finished artifact to this URL")
+    upload_url: SecretStr | None = Field(
+        None, description="PUT each finished artifact to this URL (a credential: a pre-signed URL grants access)")
     upload_token: SecretStr | None = Field(None, description="bearer token for the artifact upload")
 
     _config: Connector | None = PrivateAttr(default=None)
@@ -93,12 +94,13 @@ class RuntimeSettings(BaseModel):
 
     @field_validator("upload_url", mode="after")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
+    def _url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
             return None
-        if not re.match(r"^https?://[^/\s]+", value):
+        url = value.get_secret_value()
+        if not re.match(r"^https?://[^/\s]+", url):
             raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return SecretStr(url.rstrip("/"))
 
     # -- the integration config and the common settings it carries ------------------------------------
 
@@ -149,6 +151,9 @@ class RuntimeSettings(BaseModel):
         values = [self._plain(v) for v in _secret_refs(self.config)]
         if self.upload_token is not None:
             values.append(self.upload_token.get_secret_value())
+        if self.upload_url is not None:  # a pre-signed URL is a credential; so is its signature alone
+            url = self.upload_url.get_secret_value()
+            values += [url, url.partition("?")[2]]
         return [v for v in values if v]
 
     def _plain(self, value: SecretRef | str) -> str:
