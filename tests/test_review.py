@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import os
 import shutil
@@ -237,6 +238,35 @@ def test_tables_filter_sort_and_open_details_through_the_page_script(org: Org, r
         browser.evaluate("new Promise(r => setTimeout(r, 200))")
         apps = browser.evaluate("document.querySelector('[data-table=entitlements]').dataset.total")
         assert int(apps) == sum(1 for row in _inspect(org.artifact, "entitlements") if row["resource_type"] == "app")
+
+
+def test_markup_is_accessible_and_the_page_prints(report: tuple[Review, Path, Path], tmp_path: Path) -> None:
+    review, html, _ = report
+    with Browser(tmp_path / "profile") as browser:
+        browser.open(html.as_uri())
+        assert browser.evaluate("document.documentElement.lang") == "en"
+        assert browser.evaluate("document.querySelectorAll('h1').length") == 1
+        # Headings never skip a level; every table has a caption and column headers; every input a label.
+        levels = browser.evaluate("[...document.querySelectorAll('h1,h2,h3')].map(h => +h.tagName[1])")
+        assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
+        assert browser.evaluate("""[...document.querySelectorAll('table')].every(t => t.caption &&
+            t.caption.textContent.trim() && t.tHead.querySelectorAll('th[scope=col]').length > 0)""")
+        assert browser.evaluate("""[...document.querySelectorAll('input')].every(i =>
+            document.querySelector(`label[for="${i.id}"]`))""")
+        # Meaning is in words, not colour: a critical or inactive marker carries its text.
+        badges = browser.evaluate("[...document.querySelectorAll('.badge')].map(b => b.textContent)")
+        assert set(badges) <= {"CRITICAL", "INACTIVE"} and "INACTIVE" in badges
+        # Printing: controls disappear and the decision tables print whole.
+        browser.call("Emulation.setEmulatedMedia", session=True, media="print")
+        assert browser.evaluate("getComputedStyle(document.getElementById('accounts-q')).display") == "none"
+        assert browser.evaluate("getComputedStyle(document.querySelector('.pager button')).display") == "none"
+        browser.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+        rows = browser.evaluate("document.querySelectorAll('#privileged-table tbody tr').length")
+        assert rows == len(review.privileged) > 50
+        pdf = browser.call("Page.printToPDF", session=True)["data"]
+        assert len(pdf) > 1000
+        browser.evaluate("window.dispatchEvent(new Event('afterprint'))")
+        assert browser.evaluate("document.querySelectorAll('#privileged-table tbody tr').length") == 50
 
 
 def _profile_status(org: Org, user_id: str) -> str:

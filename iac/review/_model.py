@@ -247,6 +247,7 @@ def _effective_access(review: Review) -> None:
         known = reach_memo.get(start)
         if known is not None:
             return known
+        # Depth first over expansion edges; the memo makes every entitlement's walk happen once.
         seen: set[int] = set()
         stack = [target for target, _ in adjacency.get(start, [])]
         while stack:
@@ -259,39 +260,45 @@ def _effective_access(review: Review) -> None:
 
     privileged = {e for e, rule in enumerate(review.ent_rule) if rule >= 0}
     expands = set(adjacency)
-    holders: Counter[int] = Counter()
     type_ids = [t for t, _ in review.types]
     account_type_index = type_ids.index(review.facts.account_type) if review.facts.account_type in type_ids else -1
-    offsets, grant_ents, res_type = review.grant_offsets, review.grant_ents, review.res_type
+    offsets, grant_ents, res_type, inactive = review.grant_offsets, review.grant_ents, review.res_type, \
+        review.res_inactive
+    accounts = [r for r in range(len(review.res_id)) if res_type[r] == account_type_index]
+    # A group (or any other principal) holding a privileged entitlement is a finding of its own, whether or
+    # not the connector marks the grant as passing on to the group's members.
     for r in range(len(review.res_id)):
-        if res_type[r] != account_type_index:
-            # A group (or any other principal) holding a privileged entitlement is a finding of its own,
-            # whether or not the connector marks the grant as passing on to the group's members.
-            if offsets[r + 1] > offsets[r]:
-                review.privileged += [(r, e, DIRECT) for e in set(grant_ents[offsets[r]:offsets[r + 1]]) & privileged]
-            continue
-        direct = set(grant_ents[offsets[r]:offsets[r + 1]])
-        effective = direct
-        if direct & expands:
-            effective = set(direct)
-            for e in direct & expands:
-                effective |= reach(e)
-        review.accounts.append(r)
-        review.acc_direct.append(offsets[r + 1] - offsets[r])
-        review.acc_effective.append(len(effective))
-        holders.update(effective)
+        if res_type[r] != account_type_index and offsets[r + 1] > offsets[r]:
+            review.privileged += [(r, e, DIRECT) for e in set(grant_ents[offsets[r]:offsets[r + 1]]) & privileged]
+    held = array("i")  # every account's effective entitlements, one after another (counted once at the end)
+    acc_direct, acc_effective, acc_privileged = array("i"), array("i"), array("i")
+    found: list[tuple[int, int, int]] = []
+    for r in accounts:
+        low, high = offsets[r], offsets[r + 1]
+        direct = set(grant_ents[low:high])
+        expanding = direct & expands
+        effective = direct.union(*[reach(e) for e in expanding]) if expanding else direct
+        acc_direct.append(high - low)
+        acc_effective.append(len(effective))
+        held.extend(effective)
         hits = effective & privileged
-        review.acc_privileged.append(len(hits))
+        acc_privileged.append(len(hits))
         if hits:
             rows = {(r, e, DIRECT) for e in direct & hits}
             for source in effective & expands:
                 rows.update((r, target, holder) for target, holder in adjacency[source] if target in hits)
-            review.privileged += sorted(rows, key=lambda row: (review.ent_rule[row[1]], row[1], row[2]))
-        if direct and review.res_inactive[r]:
+            found += rows
+        if high > low and inactive[r]:
             review.inactive.append(r)
+    review.accounts = accounts
+    review.acc_direct, review.acc_effective, review.acc_privileged = \
+        list(acc_direct), list(acc_effective), list(acc_privileged)
+    review.privileged += found
+    holders = Counter(held)
     review.ent_accounts = [holders.get(e, 0) for e in range(len(review.ent_id))]
+    # Critical first, then by rule, entitlement, holder and path.
     review.privileged.sort(key=lambda row: (not review.facts.privileged[review.ent_rule[row[1]]].critical,
-                                            review.ent_rule[row[1]], review.ent_id[row[1]], row[0]))
+                                            review.ent_rule[row[1]], review.ent_id[row[1]], row[0], row[2]))
 
 
 def _changes(review: Review, index: _Index, current: Snapshot, previous: Snapshot) -> None:
