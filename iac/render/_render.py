@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from iac._files import swap_into_place
+from iac._files import staged_tree
 from iac.errors import RenderError
 from iac.render._context import ConnectorContext, build_context
 from iac.render._templates import environment
@@ -148,22 +146,15 @@ def write_tree(objects: list[Object] | list[Manifest], directory: str | Path) ->
     if target.is_dir() and any(target.iterdir()) and not (target / _MARKER).is_file():
         raise RenderError(f"output directory {target} is not empty and was not written by iac render; "
                           "choose a new or empty directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        written = []
-        for item in objects:
-            obj, text = (item.obj, item.text) if isinstance(item, Manifest) else (item, to_yaml([item])[4:])
+    items = [(item.obj, item.text) if isinstance(item, Manifest) else (item, to_yaml([item])[4:]) for item in objects]
+    # Secrets carry their values: their files are 0600 and the tree 0700 (see iac._files).
+    with staged_tree(target, private=any(obj["kind"] == "Secret" for obj, _ in items)) as staging:
+        written: dict[str, None] = {}  # ordered, and a fast membership test
+        for obj, text in items:
             relative = object_path(obj)
-            path = staging / relative
-            if path.exists():
+            if relative in written:
                 raise RenderError(f"two objects map to the same file {relative}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            written.append(relative)
-        (staging / _MARKER).write_text(json.dumps({"files": sorted(written)}, indent=2) + "\n", encoding="utf-8")
-        swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            staging.write(relative, text, secret=obj["kind"] == "Secret")
+            written[relative] = None
+        staging.write(_MARKER, json.dumps({"files": sorted(written)}, indent=2) + "\n")
     return [target / relative for relative in written]

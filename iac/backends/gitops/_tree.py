@@ -14,8 +14,6 @@ Nothing here knows an integration's fields: overlays are diffs of rendered objec
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from iac._files import swap_into_place
+from iac._files import staged_tree
 from iac.backends._bindings import SecretBinding, secret_bindings
 from iac.errors import RenderError, SpecError
 from iac.render import Manifest, object_path, render_manifests
@@ -49,6 +47,8 @@ class GitopsTree:
 
     files: dict[str, str]
     roots: dict[str, str] = field(default_factory=dict)
+    secret_files: frozenset[str] = frozenset()
+    """Files holding a Secret's values (the object or an overlay's patch of it): written 0600, in a 0700 tree."""
 
 
 def plaintext_bindings(stack: Stack) -> list[SecretBinding]:
@@ -86,12 +86,13 @@ def build_gitops_tree(stack: Stack, *, environ: Mapping[str, str] | None = None,
 
     header = _HEADER.format(stack_file=stack_file, stack=stack.name, env="") + _expected_secrets_comment(stack)
     base = render_manifests(stack, environ=environ)
+    secret_files: set[str] = set()
     if not stack.environments:
-        files = _object_files(base, "")
+        files = _object_files(base, "", secret_files)
         files[KUSTOMIZATION] = header + _dump(_kustomization([object_path(m.obj) for m in base]))
-        return GitopsTree(files=files, roots={"base": "."})
+        return GitopsTree(files=files, roots={"base": "."}, secret_files=frozenset(secret_files))
 
-    files = _object_files(base, "base/")
+    files = _object_files(base, "base/", secret_files)
     files[f"base/{KUSTOMIZATION}"] = header + _dump(_kustomization([object_path(m.obj) for m in base]))
     roots = {"base": "base"}
     for env_name in stack.environments:
@@ -99,9 +100,9 @@ def build_gitops_tree(stack: Stack, *, environ: Mapping[str, str] | None = None,
         overlay = f"overlays/{env_name}/"
         env_header = _HEADER.format(stack_file=stack_file, stack=stack.name, env=f" --env {env_name}")
         files.update(_overlay(base, render_manifests(env_stack, environ=environ), overlay,
-                              env_header + _expected_secrets_comment(env_stack)))
+                              env_header + _expected_secrets_comment(env_stack), secret_files))
         roots[env_name] = overlay.rstrip("/")
-    return GitopsTree(files=files, roots=roots)
+    return GitopsTree(files=files, roots=roots, secret_files=frozenset(secret_files))
 
 
 def write_gitops_tree(stack: Stack, directory: str | Path, *, environ: Mapping[str, str] | None = None,
@@ -117,27 +118,20 @@ def write_gitops_tree(stack: Stack, directory: str | Path, *, environ: Mapping[s
     if target.is_dir() and any(target.iterdir()) and not (target / MARKER).is_file():
         raise RenderError(f"output directory {target} is not empty and was not written by iac render --gitops; "
                           "choose a new or empty directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        staging.chmod(0o755)  # a tree meant for Git, not a private temporary directory
+    # A tree meant for Git is 0755/0644; one holding plaintext secrets is private (0700, Secret files 0600).
+    with staged_tree(target, private=bool(tree.secret_files)) as staging:
         for relative, text in tree.files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            staging.write(relative, text, secret=relative in tree.secret_files)
         marker = {"stack": stack.name, "roots": tree.roots, "files": sorted(tree.files)}
-        (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        staging.write(MARKER, json.dumps(marker, indent=2) + "\n")
     return tree
 
 
 # -- overlays ------------------------------------------------------------------------------------------
 
 
-def _overlay(base: list[Manifest], env: list[Manifest], prefix: str, header: str) -> dict[str, str]:
+def _overlay(base: list[Manifest], env: list[Manifest], prefix: str, header: str,
+             secret_files: set[str]) -> dict[str, str]:
     base_by_key = {_key(m.obj): m.obj for m in base}
     env_keys = {_key(m.obj) for m in env}
     files: dict[str, str] = {}
@@ -160,8 +154,10 @@ def _overlay(base: list[Manifest], env: list[Manifest], prefix: str, header: str
             obj = base_by_key[key]
             name = f"patches/{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
             files[prefix + name] = _dump(ops)
+            if _holds_secret(obj):
+                secret_files.add(prefix + name)
             patches.append({"path": name, "target": _target(obj)})
-    files.update(_object_files(added, prefix))
+    files.update(_object_files(added, prefix, secret_files))
     kustomization = _kustomization(["../../base", *(object_path(m.obj) for m in added)])
     if patches:
         kustomization["patches"] = patches
@@ -208,14 +204,20 @@ def _target(obj: Object) -> dict[str, str]:
 # -- files ---------------------------------------------------------------------------------------------
 
 
-def _object_files(manifests: list[Manifest], prefix: str) -> dict[str, str]:
+def _object_files(manifests: list[Manifest], prefix: str, secret_files: set[str]) -> dict[str, str]:
     files: dict[str, str] = {}
     for manifest in manifests:
         relative = prefix + object_path(manifest.obj)
         if relative in files:
             raise RenderError(f"two objects map to the same file {relative}")
         files[relative] = manifest.text
+        if _holds_secret(manifest.obj):
+            secret_files.add(relative)
     return files
+
+
+def _holds_secret(obj: Object) -> bool:
+    return bool(obj["kind"] == "Secret")
 
 
 def _kustomization(resources: list[str]) -> dict[str, Any]:
