@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Reinstall when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: help setup test-deps lint test demo bench docs clean
+.PHONY: help setup test-deps lint test demo demo-cluster bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -35,6 +35,9 @@ test: setup test-deps lint  ## set everything up and run the whole test suite (r
 
 demo: setup  ## the embedded default: render the example stack, sync each connector against its simulator
 	$(BIN)/iac demo
+
+demo-cluster: setup test-deps  ## the same on a one-node Kubernetes cluster here: up --wait, pods sync, inspect, destroy (root)
+	$(BIN)/python scripts/demo-cluster.py
 
 bench: setup test-deps  ## run every bench/*.py and write bench/results.md
 	@{ echo "# Benchmark results"; echo; echo '```'; uname -srm; nproc | sed 's/^/cores: /'; \

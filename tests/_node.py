@@ -20,6 +20,8 @@ Use it from a test module::
         node_cluster.load_image(archive)               # an OCI archive (podman save --format oci-archive)
         node_cluster.load_podman_image("localhost/x:1")  # podman save + import, no registry
 
+``simulated_stack(node, directory)`` serves a simulator per connector of a stack (the example by default) inside
+the namespace and writes that stack with each ``base_url_override`` pointed at its simulator.
 ``node_runtime_image`` builds the runtime image (scripts/build-image.sh) and loads it into the node;
 pods use it as ``imagePullPolicy: IfNotPresent`` (no registry exists). ``start_node_cluster(...)`` is the
 context manager behind the fixture, for scripts (``scripts/demo-cluster.py``) and benchmarks.
@@ -66,7 +68,8 @@ import yaml
 from _cluster import USERS, KubeCluster, _kubeconfig_dict, _stop, _tail, _tmp_parent
 from _required import unavailable
 
-__all__ = ["NODE_FIGURES", "NodeCluster", "node_cluster", "node_runtime_image", "start_node_cluster"]
+__all__ = ["NODE_FIGURES", "NodeCluster", "SimulatedStack", "node_cluster", "node_runtime_image", "simulated_stack",
+           "start_node_cluster"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KUBE_VERSION = "v1.20.2"
@@ -716,22 +719,91 @@ def _teardown(cluster: NodeCluster | None, procs: dict[str, subprocess.Popen[byt
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+# -- a stack on the node -----------------------------------------------------------------------------------
+
+EXAMPLE_STACK = REPO_ROOT / "stacks" / "example.py"
+
+# A stack with each connector pointed at its simulator; everything else exactly as written.
+_SIMULATED_STACK = '''\
+import runpy
+
+original = runpy.run_path({original!r})["stack"]
+stack = original.model_copy(update={{"connectors": [
+    c.model_copy(update={{"base_url_override": {urls!r}[c.name]}}) for c in original.connectors]}})
+'''
+
+
+@dataclass
+class SimulatedStack:
+    """A stack file whose connectors call simulators inside the node, and what ``iac up`` needs for it."""
+
+    stack_file: Path
+    stack: Any  # iac.spec.Stack
+    environ: dict[str, str]
+    """Values of the stack's ``secret.env`` references: the simulators' own credentials."""
+    sandboxes: dict[str, Any]  # connector name -> iac.demo.Sandbox (its simulator and credentials)
+
+
+@contextlib.contextmanager
+def simulated_stack(node: NodeCluster, directory: Path, *, original: Path = EXAMPLE_STACK, users: int = 40,
+                    seed: int = 3) -> Iterator[SimulatedStack]:
+    """Serve a simulator for each connector of ``original`` inside the node's namespace, write
+    ``directory/<name>_on_node.py`` (the same stack, each ``base_url_override`` pointed at its simulator), and
+    create the stack's namespace with the Secrets its ``secret.kubernetes`` references name."""
+    from lightkube.resources.core_v1 import Namespace, Secret
+
+    from iac.demo import _stack_environ, sandbox_for
+    from iac.spec import load_stack
+
+    source = load_stack(original)
+    sandboxes = {c.name: s for c in source.self_hosted if (s := sandbox_for(c, seed=seed, users=users))}
+    with contextlib.ExitStack() as running:
+        for sandbox in sandboxes.values():
+            sandbox.base_url = running.enter_context(node.serve(sandbox.simulator.app))
+        stack_file = directory / f"{original.stem}_on_node.py"
+        stack_file.write_text(_SIMULATED_STACK.format(
+            original=str(original), urls={name: s.base_url for name, s in sandboxes.items()}))
+        stack = load_stack(stack_file)
+        environ, existing = _stack_environ(stack, sandboxes)
+        client = node.client()
+        client.apply(Namespace.from_dict({"metadata": {"name": stack.namespace}}), field_manager="iac-test")
+        for name, values in existing.items():
+            client.apply(Secret.from_dict({"metadata": {"name": name, "namespace": stack.namespace},
+                                           "stringData": values}), field_manager="iac-test")
+        yield SimulatedStack(stack_file, stack, environ, sandboxes)
+
+
 # -- fixtures --------------------------------------------------------------------------------------------
+
+def find_components() -> tuple[dict[str, Path], Path]:
+    """The node binaries and the pause image archive (provisioned by the scripts); RuntimeError naming what is
+    missing otherwise."""
+    if os.geteuid() != 0:
+        raise RuntimeError("it needs root (network namespaces, containerd, kubelet)")
+    missing = _missing_tools()
+    if missing:
+        raise RuntimeError(f"missing {', '.join(missing)} (scripts/install-test-deps.sh)")
+    paths = _script_paths("kube-binary.sh", *COMPONENTS)
+    [pause_archive] = _script_paths("pause-image.sh")
+    return dict(zip(COMPONENTS, paths, strict=True)), pause_archive
+
+
+def build_runtime_image() -> str:
+    """Build the runtime image with scripts/build-image.sh (podman, no registry); returns its reference."""
+    result = subprocess.run([str(REPO_ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
+                            timeout=900, cwd=REPO_ROOT, env={"PYTHON": sys.executable, **os.environ})
+    if result.returncode != 0:
+        raise RuntimeError(f"image build failed:\n{result.stderr[-4000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
 
 @pytest.fixture(scope="session")
 def node_cluster() -> Iterator[NodeCluster]:
     """The one-node cluster, started once per session when a test first asks for it."""
-    if os.geteuid() != 0:
-        _unavailable("it needs root (network namespaces, containerd, kubelet)")
-    missing = _missing_tools()
-    if missing:
-        _unavailable(f"missing {', '.join(missing)} (scripts/install-test-deps.sh)")
     try:
-        paths = _script_paths("kube-binary.sh", *COMPONENTS)
-        [pause_archive] = _script_paths("pause-image.sh")
+        binaries, pause_archive = find_components()
     except (RuntimeError, ValueError) as exc:
         _unavailable(str(exc))
-    binaries = dict(zip(COMPONENTS, paths, strict=True))
     try:
         with start_node_cluster(binaries, pause_archive) as cluster:
             yield cluster
@@ -747,10 +819,9 @@ def node_cluster() -> Iterator[NodeCluster]:
 @pytest.fixture(scope="session")
 def node_runtime_image(node_cluster: NodeCluster) -> str:
     """The runtime image (scripts/build-image.sh), loaded into the node; returns its reference."""
-    result = subprocess.run([str(REPO_ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
-                            timeout=900, cwd=REPO_ROOT, env={"PYTHON": sys.executable, **os.environ})
-    if result.returncode != 0:
-        pytest.fail(f"image build failed:\n{result.stderr[-4000:]}", pytrace=False)
-    reference = result.stdout.strip().splitlines()[-1]
+    try:
+        reference = build_runtime_image()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
     node_cluster.load_podman_image(reference)
     return reference

@@ -14,33 +14,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _node import NodeCluster
+from _node import NodeCluster, simulated_stack
 from conftest import EXAMPLE_ENV, REPO_ROOT
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace, Node, Pod, Secret
+from lightkube.resources.core_v1 import Node, Pod
 
-from iac.demo import Sandbox, _stack_environ, sandbox_for
+from iac.demo import Sandbox
 from iac.render import render_manifests
-from iac.spec import Stack, load_stack
+from iac.spec import Stack
 
-EXAMPLE = REPO_ROOT / "stacks" / "example.py"
 ROLLOUT_TIMEOUT_S = 120
-
-# The example stack with each connector pointed at its simulator; everything else exactly as written.
-_STACK_FILE = '''\
-import runpy
-
-example = runpy.run_path({example!r})["stack"]
-stack = example.model_copy(update={{"connectors": [
-    c.model_copy(update={{"base_url_override": {urls!r}[c.name]}}) for c in example.connectors]}})
-'''
 
 _BROKEN_STACK_FILE = '''\
 from iac import Okta, Stack, secret
@@ -147,31 +136,17 @@ def _subset(rendered: Any, live: Any, path: str = "") -> list[str]:
 @pytest.fixture(scope="module")
 def deployed(node_cluster: NodeCluster, node_runtime_image: str, tmp_path_factory: pytest.TempPathFactory,
              ) -> Iterator[Deployed]:
-    example = load_stack(EXAMPLE)
-    sandboxes = {c.name: s for c in example.self_hosted if (s := sandbox_for(c, seed=3, users=40))}
-    assert set(sandboxes) == {"okta", "coupa", "concur", "celigo"}
-    with ExitStack() as running:
-        urls = {name: running.enter_context(node_cluster.serve(s.simulator.app)) for name, s in sandboxes.items()}
-        for name, url in urls.items():
-            sandboxes[name].base_url = url
-        stack_file = tmp_path_factory.mktemp("node-stack") / "example_on_node.py"
-        stack_file.write_text(_STACK_FILE.format(example=str(EXAMPLE), urls=urls))
-        stack = load_stack(stack_file)
-        environ, existing = _stack_environ(stack, sandboxes)
-        objects = [m.obj for m in render_manifests(stack, environ=environ)]
-        client = node_cluster.client()
-        # secret.kubernetes(...) references name Secrets that live in the cluster already (Celigo's token).
-        client.create(Namespace.from_dict({"metadata": {"name": stack.namespace}}))
-        for name, values in existing.items():
-            client.create(Secret.from_dict({"metadata": {"name": name, "namespace": stack.namespace},
-                                            "stringData": values}))
-        env = {**environ, "KUBECONFIG": str(node_cluster.kubeconfig)}
+    with simulated_stack(node_cluster, tmp_path_factory.mktemp("node-stack")) as simulated:
+        assert set(simulated.sandboxes) == {"okta", "coupa", "concur", "celigo"}
+        objects = [m.obj for m in render_manifests(simulated.stack, environ=simulated.environ)]
+        env = {**simulated.environ, "KUBECONFIG": str(node_cluster.kubeconfig)}
         started = time.monotonic()
-        up = iac("up", str(stack_file), "--wait", "--timeout", str(ROLLOUT_TIMEOUT_S), env=env)
+        up = iac("up", str(simulated.stack_file), "--wait", "--timeout", str(ROLLOUT_TIMEOUT_S), env=env)
         seconds = time.monotonic() - started
-        yield Deployed(node_cluster, stack, stack_file, environ, sandboxes, objects, up, seconds)
+        yield Deployed(node_cluster, simulated.stack, simulated.stack_file, simulated.environ, simulated.sandboxes,
+                       objects, up, seconds)
         # Leave the namespace empty for the next module that deploys.
-        iac("destroy", str(stack_file), env=env)
+        iac("destroy", str(simulated.stack_file), env=env)
 
 
 def test_up_wait_rolls_out_every_connector_as_rendered(deployed: Deployed) -> None:
