@@ -19,8 +19,7 @@ import typer
 
 from iac.cli._app import app, err
 from iac.plugins import IntegrationPlugin, SimOption, Simulator, plugins
-from iac.sim import FaultSettings
-from iac.sim._tls import TlsFiles
+from iac.sim import FaultSettings, TlsFiles
 
 sim_app = typer.Typer(
     name="sim",
@@ -62,7 +61,7 @@ def _own_option(option: SimOption) -> inspect.Parameter:
 def _read_secrets(simulator: Simulator, options: dict[str, Any]) -> None:
     """Replace each secret option's ``--<name>-file`` by its value (file, else environment, else the default),
     registered for redaction."""
-    from iac.runtime._logging import register_secret
+    from iac.runtime import register_secret
 
     for option in simulator.options:
         if not option.secret:
@@ -107,7 +106,7 @@ def _serve(name: str, simulator: Simulator, options: dict[str, Any]) -> None:
     temporary directory removed on exit); a bind failure is exit code 2."""
     import tempfile
 
-    from iac.sim._tls import make_certificate
+    from iac.sim import make_certificate
 
     tls_on, hostname = options.pop("tls"), options.pop("hostname")
     if not tls_on:

@@ -5,7 +5,7 @@ ones included."""
 from __future__ import annotations
 
 from iac.plugins import get_plugin, plugins
-from iac.runtime._registry import ConnectorEntry
+from iac.runtime import ConnectorEntry
 
 __all__ = ["ConnectorEntry", "connector_entry", "registered"]
 

@@ -168,7 +168,7 @@ class IntegrationPlugin:
     spec: Ref
     """The integration's spec class (a subclass of :class:`iac.spec.Connector`)."""
     connector: Ref | None = None
-    """``build(settings: RuntimeSettings, wiring: Wiring) -> runtime Connector``; None: no bundled runtime."""
+    """``build(settings: RuntimeSettings, wiring: Wiring) -> iac.runtime.RuntimeConnector``; None: no runtime."""
     simulator: Simulator | None = None
     upstream_image: str | None = None
     """ConductorOne's image of the upstream connector, where one is published."""

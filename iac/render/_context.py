@@ -14,8 +14,7 @@ from typing import Any
 
 from iac._version import __version__
 from iac.errors import SecretResolutionError
-from iac.spec import Connector, Resources, Stack, baton_env, conductorone_settings, env_value_items
-from iac.spec._settings import format_plain
+from iac.spec import Connector, Resources, Stack, baton_env, conductorone_settings, env_value_items, format_plain
 from iac.spec.integrations import Custom
 from iac.spec.secret import (
     ConductorOneCredential,

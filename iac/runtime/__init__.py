@@ -44,12 +44,12 @@ from iac.runtime._models import (
 from iac.runtime._oauth import AccessToken, TokenProvider, TokenResponse, request_token
 from iac.runtime._poll import poll_until
 from iac.runtime._protocols import (
-    Connector,
     Provisioner,
     ProvisionerRouter,
     ProvisionOutcome,
     ProvisionResult,
     ResourceSyncer,
+    RuntimeConnector,
     TypeGrantsSyncer,
     UserStatusProvisioner,
     provision_once,
@@ -73,7 +73,6 @@ __all__ = [
     "BucketLimit",
     "BucketView",
     "Clock",
-    "Connector",
     "ConnectorEntry",
     "CountingObserver",
     "Entitlement",
@@ -98,6 +97,7 @@ __all__ = [
     "ResourceType",
     "RetryPolicy",
     "ReviewFacts",
+    "RuntimeConnector",
     "RuntimeSettings",
     "ServiceState",
     "SyncEngine",

@@ -35,7 +35,7 @@ from typing import Any
 from iac.runtime._clock import Clock, SystemClock
 from iac.runtime._http import BucketBusy, deferring
 from iac.runtime._models import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType
-from iac.runtime._protocols import Connector, ResourceSyncer, TypeGrantsSyncer
+from iac.runtime._protocols import ResourceSyncer, RuntimeConnector, TypeGrantsSyncer
 from iac.runtime._store import WorkingStore
 from iac.runtime.errors import NotFoundError, SyncInterruptedError
 
@@ -85,7 +85,7 @@ class SyncResult:
 class SyncEngine:
     """Runs one full sync of ``connector`` into the artifact at ``artifact``."""
 
-    def __init__(self, connector: Connector, artifact: Path, *, workers: int = 8, clock: Clock | None = None,
+    def __init__(self, connector: RuntimeConnector, artifact: Path, *, workers: int = 8, clock: Clock | None = None,
                  checkpoint_interval: float = 5.0, stop: threading.Event | None = None, host_id: str = "",
                  keep_previous: bool = True, interleave: bool = True,
                  heartbeat: Callable[[], None] | None = None) -> None:

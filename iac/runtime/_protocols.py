@@ -1,6 +1,6 @@
 """Connector capabilities, each a runtime-checkable Protocol detected with ``isinstance``.
 
-A connector is a :class:`Connector` (its resource syncers and a credential check). Optional parts:
+A connector is a :class:`RuntimeConnector` (its resource syncers and a credential check). Optional parts:
 
 * :class:`TypeGrantsSyncer` — a syncer that lists the grants of its whole type in one paged walk
   instead of one walk per resource (Okta's admin roles: page the role assignees once).
@@ -22,11 +22,11 @@ from typing import Protocol, TypeVar, runtime_checkable
 from iac.runtime._models import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType
 
 __all__ = [
-    "Connector",
     "ProvisionOutcome",
     "ProvisionResult",
     "Provisioner",
     "ResourceSyncer",
+    "RuntimeConnector",
     "TypeGrantsSyncer",
     "provision_once",
     "write_once",
@@ -157,8 +157,9 @@ class UserStatusProvisioner(Protocol):
 
 
 @runtime_checkable
-class Connector(Protocol):
-    """The root of a connector."""
+class RuntimeConnector(Protocol):
+    """The root of a connector as the runtime runs it (what an integration's ``build`` returns; its
+    configuration is the integration's spec, an :class:`iac.spec.Connector`)."""
 
     name: str
 

@@ -11,7 +11,7 @@ import httpx
 
 from iac.runtime._clock import Clock
 from iac.runtime._http import HttpObserver
-from iac.runtime._protocols import Connector
+from iac.runtime._protocols import RuntimeConnector
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector as IntegrationSpec
 
@@ -31,7 +31,7 @@ class Wiring:
 class ConnectorEntry:
     integration: type[IntegrationSpec]
     """The integration's spec class: its settings are the connector's configuration."""
-    build: Callable[[RuntimeSettings, Wiring], Connector]
+    build: Callable[[RuntimeSettings, Wiring], RuntimeConnector]
     """``build(settings, wiring)``; ``settings.config`` is an instance of :attr:`integration`."""
 
     @property

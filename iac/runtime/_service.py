@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from iac.errors import IacError
 from iac.runtime._engine import SyncEngine, SyncResult
-from iac.runtime._protocols import Connector
+from iac.runtime._protocols import RuntimeConnector
 from iac.runtime._settings import RuntimeSettings
 from iac.runtime._upload import upload_artifact
 from iac.runtime.errors import ApiError, AuthError, FatalApiError, SyncInterruptedError
@@ -199,7 +199,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def run_service(connector: Connector, settings: RuntimeSettings, metrics: Metrics, *,
+def run_service(connector: RuntimeConnector, settings: RuntimeSettings, metrics: Metrics, *,
                 stop: threading.Event | None = None, max_syncs: int | None = None,
                 on_ready: Callable[[str], None] | None = None) -> int:
     """Run the sync loop until ``stop``; returns the exit code (0 on a clean stop)."""

@@ -18,12 +18,11 @@ from typing import Any, TypeVar
 import httpx
 
 from iac.runtime._clock import Clock
-from iac.runtime._models import Page
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector
 from iac.spec.baton_env import env_name
 
-__all__ = ["MockVendor", "Recorded", "RecordingTransport", "exhaust_pagination", "json_response", "pod_environment"]
+__all__ = ["MockVendor", "Recorded", "RecordingTransport", "json_response", "pod_environment"]
 
 T = TypeVar("T")
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
@@ -85,23 +84,6 @@ def pod_environment(integration: type[Connector], *, simulator: str | None = Non
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, content=json.dumps(payload).encode(),
                           headers={"content-type": "application/json", **(headers or {})})
-
-
-def exhaust_pagination(call: Callable[[str | None], Page[T]], *, max_pages: int = 10_000) -> list[T]:
-    """Call ``call(token)`` until it returns no next token; fail on a repeated token."""
-    items: list[T] = []
-    token: str | None = None
-    seen: set[str] = set()
-    for _ in range(max_pages):
-        page = call(token)
-        items.extend(page.items)
-        if page.next_token is None:
-            return items
-        if page.next_token in seen:
-            raise AssertionError(f"page token repeated: {page.next_token!r}")
-        seen.add(page.next_token)
-        token = page.next_token
-    raise AssertionError("more pages than max_pages")
 
 
 @dataclass(frozen=True, slots=True)

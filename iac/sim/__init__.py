@@ -23,7 +23,7 @@ vendor subclasses ``SimulatorBase`` with ``Endpoint`` handlers that take a ``Sim
 
 from __future__ import annotations
 
-from iac.sim._celigo_data import Ashare, CeligoDataset, Integration
+from iac.sim._celigo_data import Ashare, CeligoDataset, CeligoIntegration
 from iac.sim._clock import Clock, ManualClock, SystemClock
 from iac.sim._concur_data import ConcurDataset, ConcurUser
 from iac.sim._coupa_data import LICENSE_FLAGS, CoupaDataset, CoupaUser
@@ -41,6 +41,7 @@ from iac.sim._okta_data import (
 from iac.sim._ratelimit import BucketState, FixedWindowLimiter, Limiter, TokenBucketLimiter
 from iac.sim._server import run, serve
 from iac.sim._stats import RecordedWrite, RequestStats, WriteLog
+from iac.sim._tls import TlsFiles, make_certificate
 from iac.sim.celigo import CELIGO_RATE_LIMIT, CeligoSim
 from iac.sim.concur import CONCUR_RATE_LIMITS, CONCUR_SCOPES, ConcurSim, ProvisionRequest
 from iac.sim.coupa import COUPA_PAGE_SIZE, COUPA_RATE_LIMIT, COUPA_SCOPES, CoupaSim
@@ -61,6 +62,7 @@ __all__ = [
     "BindingMember",
     "BucketState",
     "CeligoDataset",
+    "CeligoIntegration",
     "CeligoSim",
     "Clock",
     "ConcurDataset",
@@ -75,7 +77,6 @@ __all__ = [
     "FaultSettings",
     "FixedWindowLimiter",
     "GroupRecord",
-    "Integration",
     "Limiter",
     "ManualClock",
     "OktaDataset",
@@ -89,9 +90,11 @@ __all__ = [
     "SimResponse",
     "SimulatorBase",
     "SystemClock",
+    "TlsFiles",
     "TokenBucketLimiter",
     "UserRecord",
     "WriteLog",
+    "make_certificate",
     "run",
     "serve",
 ]

@@ -24,7 +24,7 @@ __all__ = [
     "INTEGRATION_ACCESS_LEVELS",
     "Ashare",
     "CeligoDataset",
-    "Integration",
+    "CeligoIntegration",
     "celigo_timestamp",
 ]
 
@@ -55,7 +55,7 @@ def object_id(seed: int, kind: str, number: int, created: float) -> str:
 
 
 @dataclass
-class Integration:
+class CeligoIntegration:
     id: str
     name: str
     description: str
@@ -119,10 +119,10 @@ class CeligoDataset:
         self.lock = threading.RLock()
         self.owner_email = "owner@example.com"
         self.owner_name = "Account Owner"
-        self.integrations: list[Integration] = []
+        self.integrations: list[CeligoIntegration] = []
         self.ashares: list[Ashare] = []
         self._by_id: dict[str, Ashare] = {}
-        self._integration_by_id: dict[str, Integration] = {}
+        self._integration_by_id: dict[str, CeligoIntegration] = {}
         self._next_number = 0
         self.version = 0  # bumped by every write, so derived views know they are stale
         self._shares_of: dict[str, tuple[int, list[Ashare]]] = {}
@@ -139,7 +139,7 @@ class CeligoDataset:
             base = _INTEGRATION_NAMES[n % len(_INTEGRATION_NAMES)]
             name = base if n < len(_INTEGRATION_NAMES) else f"{base} ({n // len(_INTEGRATION_NAMES) + 1})"
             created = _EPOCH_START + rng.randrange(_EPOCH_SPAN)
-            integration = Integration(object_id(seed, "integration", n, created), name,
+            integration = CeligoIntegration(object_id(seed, "integration", n, created), name,
                                       f"Syncs {name.replace(' - ', ' to ')}", created)
             ds.integrations.append(integration)
             ds._integration_by_id[integration.id] = integration
@@ -189,7 +189,7 @@ class CeligoDataset:
     def ashare(self, ident: str) -> Ashare | None:
         return self._by_id.get(ident)
 
-    def integration(self, ident: str) -> Integration | None:
+    def integration(self, ident: str) -> CeligoIntegration | None:
         return self._integration_by_id.get(ident)
 
     def has_email(self, email: str) -> bool:
@@ -276,7 +276,7 @@ class CeligoDataset:
             body["sharedWithUser"] = user
             return body
 
-    def render_integration(self, integration: Integration) -> dict[str, Any]:
+    def render_integration(self, integration: CeligoIntegration) -> dict[str, Any]:
         return {"_id": integration.id, "name": integration.name, "description": integration.description,
                 "sandbox": False, "createdAt": celigo_timestamp(integration.created),
                 "lastModified": celigo_timestamp(integration.created)}

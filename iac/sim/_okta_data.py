@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.sim._seeded import IdCodec, iso_timestamp, short_code, sub_random
+from iac.spec.integrations.okta import STANDARD_ROLES
 
 __all__ = [
     "APP_SIGN_ON_MODES",
     "DEVICE_PLATFORMS",
     "GROUP_TYPES",
-    "STANDARD_ROLE_LABELS",
     "USER_STATUSES",
     "AppRecord",
     "BindingMember",
@@ -43,21 +43,6 @@ _ACTIVE, _STAGED, _PROVISIONED = 0, 1, 2
 GROUP_TYPES = ("OKTA_GROUP", "APP_GROUP", "BUILT_IN")
 APP_SIGN_ON_MODES = ("SAML_2_0", "OPENID_CONNECT", "BOOKMARK", "AUTO_LOGIN")
 
-# The standard role types of RoleType in the spec, with the labels Okta shows.
-STANDARD_ROLE_LABELS = {
-    "SUPER_ADMIN": "Super Administrator",
-    "ORG_ADMIN": "Organizational Administrator",
-    "APP_ADMIN": "Application Administrator",
-    "USER_ADMIN": "Group Administrator",
-    "HELP_DESK_ADMIN": "Help Desk Administrator",
-    "READ_ONLY_ADMIN": "Read-only Administrator",
-    "REPORT_ADMIN": "Report Administrator",
-    "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
-    "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
-    "ACCESS_CERTIFICATIONS_ADMIN": "Access Certifications Administrator",
-    "ACCESS_REQUESTS_ADMIN": "Access Requests Administrator",
-    "WORKFLOWS_ADMIN": "Workflows Administrator",
-}
 _COMMON_ROLES = ("READ_ONLY_ADMIN", "HELP_DESK_ADMIN", "USER_ADMIN", "APP_ADMIN", "GROUP_MEMBERSHIP_ADMIN",
                  "REPORT_ADMIN", "ORG_ADMIN", "SUPER_ADMIN", "API_ACCESS_MANAGEMENT_ADMIN")
 
@@ -792,7 +777,7 @@ class OktaDataset:
                 "resource-set": {"href": f"{base}/api/v1/iam/resource-sets/{assignment.resource_set_id}"},
             }
         else:
-            body["label"] = STANDARD_ROLE_LABELS[assignment.type]
+            body["label"] = STANDARD_ROLES[assignment.type]
             body["_links"] = {"assignee": assignee}
         return body
 

@@ -35,10 +35,11 @@ from typing import Any
 from iac.sim._clock import Clock
 from iac.sim._faults import FaultSettings
 from iac.sim._http import Endpoint, SimError, SimRequest, SimResponse, SimulatorBase
-from iac.sim._okta_data import STANDARD_ROLE_LABELS, USER_STATUSES, OktaDataset
+from iac.sim._okta_data import USER_STATUSES, OktaDataset
 from iac.sim._paging import CursorCodec, InvalidCursor, PageSize, link_header, page_url
 from iac.sim._ratelimit import BucketState, FixedWindowLimiter
 from iac.sim._seeded import sub_random, token_from_seed
+from iac.spec.integrations.okta import STANDARD_ROLES
 
 __all__ = ["OKTA_PAGE_SIZES", "OKTA_RATE_LIMITS", "OktaSim"]
 
@@ -446,7 +447,7 @@ class OktaSim(SimulatorBase):
     def _assign_role(self, request: SimRequest, principal_type: str, index: int, status: int) -> SimResponse:
         body = self._json_object(request)
         role_type = body.get("type")
-        if role_type != "CUSTOM" and role_type not in STANDARD_ROLE_LABELS:
+        if role_type != "CUSTOM" and role_type not in STANDARD_ROLES:
             raise _invalid("type", f"'{role_type}' is not a role type")
         role = resource_set = None
         if role_type == "CUSTOM":

@@ -75,10 +75,6 @@ SecretField = Annotated[
     EnvSecret | FileSecret | LiteralSecret | KubernetesSecretRef | ExternalSecretRef,
     BeforeValidator(_require_secret_ref),
 ]
-OptionalSecretField = Annotated[
-    EnvSecret | FileSecret | LiteralSecret | KubernetesSecretRef | ExternalSecretRef | None,
-    BeforeValidator(_require_secret_ref),
-]
 
 
 @dataclass(frozen=True)

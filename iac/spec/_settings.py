@@ -22,7 +22,7 @@ from pydantic_core import PydanticUndefined
 from iac.spec.baton_env import PREFIX
 from iac.spec.secret import SecretRef
 
-__all__ = ["Setting", "SettingKind", "SettingSpec", "setting_spec"]
+__all__ = ["Setting", "SettingKind", "SettingSpec", "format_plain", "setting_spec"]
 
 SettingKind = Literal["string", "bool", "list", "enum", "number", "secret"]
 

@@ -11,15 +11,14 @@ A reference never prints its value: ``repr`` and ``describe()`` name only where 
 
 from __future__ import annotations
 
-import builtins
 import os
 import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 from iac.errors import SecretResolutionError, SpecError
 
@@ -58,11 +57,6 @@ class SecretRef(BaseModel):
     def describe(self) -> str:
         """Where the value comes from, safe to print."""
         raise NotImplementedError
-
-    @property
-    def rendered_in_cluster(self) -> bool:
-        """True when the cluster already holds (or fetches) the value: nothing to resolve locally."""
-        return False
 
     def __str__(self) -> str:
         return self.describe()
@@ -153,10 +147,6 @@ class KubernetesSecretRef(SecretRef):
             raise ValueError(f"secret.kubernetes() key must match [-._a-zA-Z0-9]+, got {value!r}")
         return value
 
-    @property
-    def rendered_in_cluster(self) -> bool:
-        return True
-
     def describe(self) -> str:
         return f"secret.kubernetes({self.name!r}, {self.key!r})"
 
@@ -181,10 +171,6 @@ class ExternalSecretRef(SecretRef):
         if not value.strip():
             raise ValueError("secret.external() key must not be empty")
         return value
-
-    @builtins.property
-    def rendered_in_cluster(self) -> bool:
-        return True
 
     def describe(self) -> str:
         prop = f", property={self.property!r}" if self.property else ""
@@ -214,12 +200,6 @@ class ConductorOneCredential(SecretRef):
 
 
 _Ref = TypeVar("_Ref", bound=SecretRef)
-
-AnySecretRef = Annotated[
-    EnvSecret | FileSecret | LiteralSecret | KubernetesSecretRef | ExternalSecretRef,
-    Field(description="a secret reference"),
-]
-
 
 def _build(cls: type[_Ref], **fields: object) -> _Ref:
     try:

@@ -17,6 +17,7 @@ from iac.backends.cdk._app import (
     synth,
     variable_name,
 )
+from iac.backends.cdk._conductorone import declare_conductorone
 from iac.backends.cdk._settings import (
     MIN_PROVIDER_WRITE_ONLY,
     PROVIDERS,
@@ -48,6 +49,7 @@ __all__ = [
     "TfVariable",
     "TranslationError",
     "check_provider_version",
+    "declare_conductorone",
     "installed_flavors",
     "load",
     "read_context",

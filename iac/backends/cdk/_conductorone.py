@@ -21,8 +21,7 @@ from typing import Any
 
 from iac.backends._bindings import SecretBinding
 from iac.errors import RenderError
-from iac.spec import C1App
-from iac.spec._conductorone import C1_PROVIDER_SOURCE, C1_PROVIDER_VERSION
+from iac.spec import C1_PROVIDER_SOURCE, C1_PROVIDER_VERSION, C1App
 from iac.spec.secret import ResolvableSecret, SecretRef
 
 __all__ = ["C1_PROVIDER_NAME", "MANAGED_BY", "declare_conductorone", "terraform_name"]

@@ -20,6 +20,7 @@ from iac.backends.engine._applyset import (
     ApplySet,
 )
 from iac.backends.engine._engine import Engine, ProgressEvent
+from iac.backends.engine._kinds import resource_type
 from iac.backends.engine._kube import (
     FIELD_MANAGER,
     FieldConflict,
@@ -68,4 +69,5 @@ __all__ = [
     "SubjectKind",
     "connect",
     "deployer_rbac",
+    "resource_type",
 ]

@@ -11,7 +11,7 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 
 from iac.backends.engine._model import ObjectRef
 
-__all__ = ["ResourceType", "apply_rank", "plural_of", "resource_plural", "resource_type",
+__all__ = ["ResourceType", "apply_rank", "plural_of", "resource_type",
            "version_for_group_kind"]
 
 ResourceType = type[NamespacedResource] | type[GlobalResource]
@@ -53,10 +53,6 @@ def plural_of(kind: str) -> str:
     if lower.endswith("y") and lower[-2:-1] not in ("a", "e", "i", "o", "u"):
         return f"{lower[:-1]}ies"
     return f"{lower}s"
-
-
-def resource_plural(ref: ObjectRef) -> str:
-    return str(resource_type(ref)._api_info.plural)
 
 
 def version_for_group_kind(group_kind: str) -> str | None:

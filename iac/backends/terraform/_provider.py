@@ -36,8 +36,7 @@ from tf.iface import (  # type: ignore[import-untyped]
 from tf.types import Unknown  # type: ignore[import-untyped]
 from tf.utils import Diagnostics  # type: ignore[import-untyped]
 
-from iac.backends.engine import PART_OF_LABEL, ApplySet, Engine, KubeApi, ObjectRef, connect
-from iac.backends.engine._kinds import resource_type
+from iac.backends.engine import PART_OF_LABEL, ApplySet, Engine, KubeApi, ObjectRef, connect, resource_type
 from iac.backends.terraform._live import from_live
 from iac.backends.terraform._protocol import mark_write_only
 from iac.backends.terraform._schema import (
@@ -53,8 +52,7 @@ from iac.backends.terraform._schema import (
 from iac.errors import IacError
 from iac.plugins import integration_classes
 from iac.render import default_image, render_stack
-from iac.spec import Connector, Stack
-from iac.spec._validation import check_dns_label
+from iac.spec import Connector, Stack, check_dns_label
 
 __all__ = [
     "APPLYSET_PREFIX",

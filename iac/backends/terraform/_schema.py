@@ -26,8 +26,7 @@ from pydantic.fields import FieldInfo
 
 from iac.errors import SpecError
 from iac.plugins import integration_classes
-from iac.spec import Connector
-from iac.spec._settings import setting_spec
+from iac.spec import Connector, setting_spec
 from iac.spec.secret import LiteralSecret, SecretRef
 
 __all__ = [

@@ -195,8 +195,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
 
     ``settings`` is an :class:`iac.backends.cdk.SynthSettings` (flavor, kubeconfig, context, backend, stack id);
     returns an :class:`iac.backends.cdk.SynthResult`."""
-    from iac.backends.cdk import SynthResult, SynthSettings, TfVariable, variable_name
-    from iac.backends.cdk._conductorone import declare_conductorone
+    from iac.backends.cdk import SynthResult, SynthSettings, TfVariable, declare_conductorone, variable_name
 
     settings = settings or SynthSettings()
     apps = conductorone_apps(stack)

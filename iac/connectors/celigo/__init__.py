@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from iac.connectors.celigo.client import CELIGO_LIMITS, PAGE_SIZE, CeligoClient, LinkPage, celigo_bucket, writable
 from iac.connectors.celigo.config import api_base_url
-from iac.connectors.celigo.connector import ENTRY, CeligoConnector, build
+from iac.connectors.celigo.connector import CeligoConnector, build
 from iac.connectors.celigo.provisioner import CeligoProvisioner
 from iac.connectors.celigo.resources import ACCOUNT_ROLES
 
 __all__ = [
     "ACCOUNT_ROLES",
     "CELIGO_LIMITS",
-    "ENTRY",
     "PAGE_SIZE",
     "CeligoClient",
     "CeligoConnector",

@@ -9,11 +9,10 @@ from iac.connectors.celigo.client import CELIGO_LIMITS, CeligoClient, celigo_buc
 from iac.connectors.celigo.config import api_base_url
 from iac.connectors.celigo.provisioner import CeligoProvisioner
 from iac.connectors.celigo.resources import IntegrationSyncer, RoleSyncer, UserSyncer
-from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings
-from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings, Wiring
 from iac.spec import Celigo
 
-__all__ = ["ENTRY", "CeligoConnector", "build"]
+__all__ = ["CeligoConnector", "build"]
 
 
 class CeligoConnector:
@@ -54,5 +53,3 @@ def build(settings: RuntimeSettings, wiring: Wiring) -> CeligoConnector:
     )
     return CeligoConnector(config, http)
 
-
-ENTRY = ConnectorEntry(Celigo, build)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from iac.connectors.concur.auth import ConcurSession
 from iac.connectors.concur.client import ConcurClient, concur_bucket, concur_error_parser
 from iac.connectors.concur.config import checked_geolocation, token_base_url
-from iac.connectors.concur.connector import ENTRY, ConcurConnector, build
+from iac.connectors.concur.connector import ConcurConnector, build
 from iac.connectors.concur.provisioner import ConcurProvisioner
 from iac.connectors.concur.roles import CONCUR_PRODUCTS, SPEND_ROLES, RoleInfo, role_info
 
 __all__ = [
     "CONCUR_PRODUCTS",
-    "ENTRY",
     "SPEND_ROLES",
     "ConcurClient",
     "ConcurConnector",

@@ -11,11 +11,10 @@ from iac.connectors.concur.client import ConcurClient, concur_bucket, concur_err
 from iac.connectors.concur.config import token_base_url
 from iac.connectors.concur.provisioner import ConcurProvisioner
 from iac.connectors.concur.resources import RoleSyncer, UserSyncer
-from iac.runtime import Authenticator, HttpClient, Pacer, ResourceSyncer, RuntimeSettings, SystemClock
-from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.runtime import Authenticator, HttpClient, Pacer, ResourceSyncer, RuntimeSettings, SystemClock, Wiring
 from iac.spec import Concur
 
-__all__ = ["ENTRY", "ConcurConnector", "build"]
+__all__ = ["ConcurConnector", "build"]
 
 
 class ConcurConnector:
@@ -63,5 +62,3 @@ def build(settings: RuntimeSettings, wiring: Wiring) -> ConcurConnector:
                             trust_any_geolocation=settings.base_url is not None, http_factory=http_for, clock=clock)
     return ConcurConnector(config, session)
 
-
-ENTRY = ConnectorEntry(Concur, build)

@@ -13,14 +13,13 @@ from iac.connectors.coupa.client import (
     coupa_error_parser,
 )
 from iac.connectors.coupa.config import ACCOUNTING_SCOPE, api_base_url, token_scopes
-from iac.connectors.coupa.connector import ENTRY, CoupaConnector, build
+from iac.connectors.coupa.connector import CoupaConnector, build
 from iac.connectors.coupa.provisioner import CoupaProvisioner
 from iac.connectors.coupa.resources import license_name
 
 __all__ = [
     "ACCOUNTING_SCOPE",
     "COUPA_LIMITS",
-    "ENTRY",
     "LICENSE_FLAGS",
     "PAGE_SIZE",
     "ClientCredentials",

@@ -17,11 +17,10 @@ from iac.connectors.coupa.resources import (
     RoleSyncer,
     UserSyncer,
 )
-from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings, TokenProvider
-from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings, TokenProvider, Wiring
 from iac.spec import Coupa
 
-__all__ = ["ENTRY", "CoupaConnector", "build"]
+__all__ = ["CoupaConnector", "build"]
 
 
 class CoupaConnector:
@@ -77,5 +76,3 @@ def build(settings: RuntimeSettings, wiring: Wiring) -> CoupaConnector:
                       max_connections=settings.workers + 4, auth=tokens)
     return CoupaConnector(config, http, tokens, token_http)
 
-
-ENTRY = ConnectorEntry(Coupa, build)

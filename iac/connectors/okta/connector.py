@@ -17,11 +17,10 @@ from iac.connectors.okta.resources import (
     RoleSyncer,
     UserSyncer,
 )
-from iac.runtime import HttpClient, Provisioner, ResourceSyncer, RuntimeSettings
-from iac.runtime._registry import ConnectorEntry, Wiring
+from iac.runtime import HttpClient, Provisioner, ResourceSyncer, RuntimeSettings, Wiring
 from iac.spec import Okta
 
-__all__ = ["ENTRY", "OktaConnector", "build"]
+__all__ = ["OktaConnector", "build"]
 
 
 class OktaConnector:
@@ -71,5 +70,3 @@ def build(settings: RuntimeSettings, wiring: Wiring) -> OktaConnector:
     )
     return OktaConnector(config, http)
 
-
-ENTRY = ConnectorEntry(Okta, build)

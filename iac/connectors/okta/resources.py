@@ -36,6 +36,7 @@ from iac.runtime import (
     UserStatus,
 )
 from iac.runtime.errors import PermissionDeniedError
+from iac.spec.integrations.okta import STANDARD_ROLES
 
 __all__ = [
     "APP",
@@ -67,21 +68,6 @@ RESOURCE_SET = ResourceType("resource-set", "Resource Set", (), "Okta resource s
 RESOURCE_SET_BINDING = ResourceType("resourceset-binding", "Resource Set Binding", (Trait.ROLE,),
                                     "A custom role bound to a resource set", parent="resource-set")
 
-STANDARD_ROLES: dict[str, str] = {
-    "SUPER_ADMIN": "Super Administrator",
-    "ORG_ADMIN": "Organizational Administrator",
-    "APP_ADMIN": "Application Administrator",
-    "USER_ADMIN": "Group Administrator",
-    "HELP_DESK_ADMIN": "Help Desk Administrator",
-    "READ_ONLY_ADMIN": "Read-only Administrator",
-    "MOBILE_ADMIN": "Mobile Administrator",
-    "REPORT_ADMIN": "Report Administrator",
-    "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
-    "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
-    "ACCESS_CERTIFICATIONS_ADMIN": "Access Certifications Administrator",
-    "ACCESS_REQUESTS_ADMIN": "Access Requests Administrator",
-    "WORKFLOWS_ADMIN": "Workflows Administrator",
-}
 
 REVIEW = ReviewFacts(
     privileged=(

@@ -10,7 +10,26 @@ from iac.spec._connector import Connector, EntitlementDoc, Integration, Resource
 from iac.spec._settings import Setting
 from iac.spec._validation import check_host
 
-__all__ = ["Okta"]
+__all__ = ["STANDARD_ROLES", "Okta"]
+
+STANDARD_ROLES: dict[str, str] = {
+    "SUPER_ADMIN": "Super Administrator",
+    "ORG_ADMIN": "Organizational Administrator",
+    "APP_ADMIN": "Application Administrator",
+    "USER_ADMIN": "Group Administrator",
+    "HELP_DESK_ADMIN": "Help Desk Administrator",
+    "READ_ONLY_ADMIN": "Read-only Administrator",
+    "MOBILE_ADMIN": "Mobile Administrator",
+    "REPORT_ADMIN": "Report Administrator",
+    "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
+    "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
+    "ACCESS_CERTIFICATIONS_ADMIN": "Access Certifications Administrator",
+    "ACCESS_REQUESTS_ADMIN": "Access Requests Administrator",
+    "WORKFLOWS_ADMIN": "Workflows Administrator",
+}
+"""Okta's standard admin role types with the labels Okta shows (one list for the connector and the simulator):
+the Management API's ``RoleType``, plus ``MOBILE_ADMIN``, which that enum no longer lists but role listings still
+return (``StandardRole``'s discriminator maps it)."""
 
 
 class Okta(Connector):
