@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,9 @@ class TlsFiles:
     hostname: str
 
 
-def make_certificate(hostname: str, directory: Path, *, days: int = 2) -> TlsFiles:
-    """Write ``<hostname>.crt``/``.key`` (EC P-256, SAN = the hostname) into ``directory``; the key is 0600."""
+def make_certificate(hostname: str, directory: Path, *, days: int = 2, also: Sequence[str] = ()) -> TlsFiles:
+    """Write ``<hostname>.crt``/``.key`` (EC P-256; SAN = the hostname and ``also``) into ``directory``; the key
+    is 0600."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -32,10 +34,12 @@ def make_certificate(hostname: str, directory: Path, *, days: int = 2) -> TlsFil
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    try:
-        san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(hostname))
-    except ValueError:
-        san = x509.DNSName(hostname)
+    names: list[x509.GeneralName] = []
+    for each in (hostname, *also):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(each)))
+        except ValueError:
+            names.append(x509.DNSName(each))
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -45,7 +49,7 @@ def make_certificate(hostname: str, directory: Path, *, days: int = 2) -> TlsFil
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         # A self-signed leaf that is also its own trust anchor: Go accepts it as a root only with CA:TRUE.
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())

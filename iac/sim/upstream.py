@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from starlette.types import ASGIApp
 
@@ -40,7 +41,7 @@ from iac.sim._server import serve
 from iac.sim._tls import TlsFiles, make_certificate
 
 __all__ = ["UpstreamError", "UpstreamRun", "VendorEndpoint", "error_log_lines", "random_loopback_address",
-           "run_upstream", "shared_dir", "upstream_binary", "vendor_endpoint"]
+           "run_upstream", "shared_dir", "upstream_binary", "vendor_endpoint", "wait_with_peak_rss"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 # Run the binary with /etc/hosts replaced inside its own mount namespace; "$0" is the hosts file.
@@ -215,7 +216,7 @@ def run_upstream(binary: str | Path, args: Sequence[str], *, endpoints: Sequence
         started = time.perf_counter()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             process = subprocess.Popen(command, stdout=out, stderr=err, env=child_env, cwd=cwd)
-            returncode, rss_kib = _wait(process, timeout)
+            returncode, rss_kib = wait_with_peak_rss(process, timeout)
             wall = time.perf_counter() - started
             out.seek(0)
             err.seek(0)
@@ -223,17 +224,35 @@ def run_upstream(binary: str | Path, args: Sequence[str], *, endpoints: Sequence
                                err.read().decode("utf-8", "replace"), wall, rss_kib * 1024, command)
 
 
-def _wait(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, int]:
-    """Wait for ``process`` (killing it after ``timeout``); its exit code and peak RSS in KiB (``wait4``)."""
+def _high_water_kib(pid: int) -> int:
+    """``VmHWM`` of ``pid`` (the peak RSS of its current program image, reset by exec), or 0."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def wait_with_peak_rss(process: subprocess.Popen[Any], timeout: float) -> tuple[int, int]:
+    """Wait for ``process`` (killing it after ``timeout``); its exit code and peak RSS in KiB.
+
+    The peak is read from ``/proc/<pid>/status`` while it runs (every 20 ms; the high-water mark only grows),
+    not from ``wait4``: a child started by vfork+exec inherits its parent's peak in ``ru_maxrss``, and the
+    parent here holds a whole simulated org."""
     deadline = time.monotonic() + timeout
+    peak = 0
     while True:
+        peak = max(peak, _high_water_kib(process.pid))
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             process.returncode = os.waitstatus_to_exitcode(status)
-            return process.returncode, usage.ru_maxrss
+            return process.returncode, peak or usage.ru_maxrss
         if time.monotonic() > deadline:
             process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
+            _, status, _ = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
-            raise UpstreamError(f"the upstream binary did not exit within {timeout:.0f} s (killed)")
+            raise UpstreamError(f"the process did not exit within {timeout:.0f} s (killed)")
         time.sleep(0.02)
