@@ -25,9 +25,10 @@ test-deps:  ## Debian packages, the kube binaries, the pause image and the kuber
 	scripts/pause-image.sh >/dev/null
 	scripts/terraform-provider-kubernetes.sh >/dev/null
 
-lint: setup  ## ruff and mypy --strict
+lint: setup  ## ruff, mypy --strict and the import layers (import-linter)
 	$(BIN)/ruff check iac tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # IAC_REQUIRE_CLUSTER=1: every real component is required and any skip fails the run (tests/_required.py).
 test: setup test-deps lint  ## set everything up and run the whole test suite (real kube-apiserver included)
