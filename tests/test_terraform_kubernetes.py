@@ -317,22 +317,130 @@ def _objects(config: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield kind, {"metadata": instance["metadata"]}
 
 
-def _assert_values_only_in_sensitive_state(state_file: Path) -> None:
+def _assert_values_only_in_sensitive_state(state_file: Path, values: tuple[str, ...] = SENTINELS,
+                                           elsewhere: dict[str, str] | None = None,
+                                           plain: tuple[str, ...] = ()) -> None:
     """--no-write-only keeps Secret values in state by design: only in ``data``, which Terraform marks
-    sensitive (hidden in plans and outputs; the state file itself must be protected)."""
+    sensitive (hidden in plans and outputs; the state file itself must be protected). ``elsewhere`` names the
+    other resource types that may hold one of ``values`` (type → attribute); ``plain`` are Secret values that
+    are not secret (a generated client id)."""
     state = json.loads(state_file.read_text())
     found = 0
     for resource in state["resources"]:
         for instance in resource["instances"]:
             text = json.dumps(instance["attributes"])
-            if not any(s in text for s in SENTINELS):
+            if not any(s in text for s in values):
+                continue
+            if resource["type"] in (elsewhere or {}):
+                attribute = (elsewhere or {})[resource["type"]]
+                assert not any(s in json.dumps({k: v for k, v in instance["attributes"].items() if k != attribute})
+                               for s in values)
                 continue
             assert resource["type"] == "kubernetes_secret_v1", resource["type"]
             data = instance["attributes"]["data"]
-            assert set(data.values()) <= set(SENTINELS)
-            assert json.dumps({k: v for k, v in instance["attributes"].items() if k != "data"}).count(
-                "sentinel-") == 0
+            assert set(data.values()) <= {*values, *plain}
+            assert not any(s in json.dumps({k: v for k, v in instance["attributes"].items() if k != "data"})
+                           for s in values)
             sensitive = instance.get("sensitive_attributes", [])
             assert [{"type": "get_attr", "value": "data"}] in sensitive, sensitive
             found += 1
     assert found >= 1
+
+
+MANAGED = '''\
+from iac import ConductorOne, Coupa, Okta, Stack, secret
+
+stack = Stack("c1", namespace={namespace!r}, create_namespace=True,
+              conductorone=ConductorOne.managed(owners=["2owner1Aaaaaaaaaaaaaaaaaaaa"]))
+stack.add(
+    Okta("okta", domain="acme.okta.com", api_token=secret.env("OKTA_API_TOKEN")),
+    Coupa("coupa", domain="acme.coupahost.com", client_id="coupa-client",
+          client_secret=secret.env("COUPA_CLIENT_SECRET"), hosting="cloud"),
+)
+'''
+
+
+def test_conductorone_managed_stack_with_the_real_kubernetes_provider(tmp_path: Path, workspace: Workspace,
+                                                                      kube_cluster: KubeCluster) -> None:
+    """The self-hosted connector's Secret takes BATON_CLIENT_ID/BATON_CLIENT_SECRET by reference to its
+    ConductorOne credential. ConductorOne cannot be reached offline, so its provider is a stand-in
+    (tests/_conductorone_standin.py) that generates the credential as the real one does; hashicorp/kubernetes is
+    the real one. The generated client secret is checked like the sentinels."""
+    import _conductorone_standin as standin
+
+    admin = kube_cluster.client()
+    namespace = f"tfk-c1-{os.urandom(3).hex()}"
+    stack_file = tmp_path / "c1.py"
+    stack_file.write_text(MANAGED.format(namespace=namespace))
+    synth = subprocess.run(
+        [sys.executable, "-m", "iac", "synth", str(stack_file), "-o", str(tmp_path / "out"), "--cdk", "cdktn",
+         "--no-write-only", "--provider-version", f"~> {PROVIDER_VERSION}", "--no-wait-for-rollout",
+         "--service-accounts", "manifest", "--kubeconfig", str(workspace.kubeconfig),
+         "--backend", "local", "--backend-config", "path=terraform.tfstate"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV},
+             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "HOME": str(workspace.home)})
+    assert synth.returncode == 0, synth.stderr
+    stack_dir = tmp_path / "out" / "stacks" / "c1"
+    config_text = (stack_dir / "cdk.tf.json").read_text()
+    config = json.loads(config_text)
+    assert config["resource"]["kubernetes_secret_v1"]["baton-okta"]["data"] == {
+        "BATON_API_TOKEN": "${var.OKTA_API_TOKEN}",
+        "BATON_CLIENT_ID": "${conductorone_connector_credential.okta.client_id}",
+        "BATON_CLIENT_SECRET": "${conductorone_connector_credential.okta.client_secret}"}
+    assert set(config["resource"]) == {"conductorone_app", "conductorone_integration_baton",
+                                       "conductorone_integration_coupa", "conductorone_connector_credential",
+                                       "kubernetes_namespace_v1", "kubernetes_secret_v1", "kubernetes_manifest",
+                                       "kubernetes_network_policy_v1", "kubernetes_deployment_v1"}
+
+    standin.write_mirror(tmp_path / "c1-mirror", sys.executable)
+    cli_config = tmp_path / "cli.tfrc"
+    cli_config.write_text(workspace.cli_config.read_text().replace("provider_installation {", f'''provider_installation {{
+  filesystem_mirror {{
+    path    = "{tmp_path / "c1-mirror"}"
+    include = ["registry.terraform.io/conductorone/conductorone"]
+  }}''', 1))
+    objects_file = tmp_path / "c1-objects.json"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workspace.home),
+           "TF_CLI_CONFIG_FILE": str(cli_config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p),
+           standin.STATE_ENV: str(objects_file),
+           **{f"TF_VAR_{name}": EXAMPLE_ENV[name] for name in config["variable"]}}
+    tf = Project(stack_dir, workspace, env)
+    tf.run("init")
+    tf.run("apply", "-auto-approve")
+
+    [credential] = [o for o in json.loads(objects_file.read_text()).values()
+                    if o["type"] == "conductorone_connector_credential"]
+    live = admin.get(Secret, "baton-okta", namespace=namespace)
+    assert {k: base64.b64decode(v).decode() for k, v in (live.data or {}).items()} == {
+        "BATON_API_TOKEN": EXAMPLE_ENV["OKTA_API_TOKEN"], "BATON_CLIENT_ID": credential["client_id"],
+        "BATON_CLIENT_SECRET": credential["client_secret"]}
+    assert _live(admin, namespace) == {f"{k}/baton-okta" for k in ("Secret", "Deployment", "NetworkPolicy",
+                                                                   "ServiceAccount")}, "coupa is cloud-hosted"
+    generated = (credential["client_secret"],)
+    _assert_values_only_in_sensitive_state(
+        stack_dir / "terraform.tfstate", (*SENTINELS, *generated),
+        elsewhere={"conductorone_connector_credential": "client_secret",
+                   "conductorone_integration_coupa": "oauth2_client_cred_grant_client_secret"},
+        plain=(credential["client_id"],))
+
+    tf.run("plan", "-detailed-exitcode")
+    editor = kube_cluster.client(field_manager="kubectl-edit")
+    editor.patch(Secret, "baton-okta", {"stringData": {"BATON_CLIENT_SECRET": OUT_OF_BAND}}, namespace=namespace,
+                 patch_type=PatchType.MERGE)
+    drift = tf.run("plan", "-detailed-exitcode", expect=2)
+    assert "# kubernetes_secret_v1.baton-okta will be updated in-place" in drift.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in drift.stdout
+
+    finalizer = NamespaceFinalizer(admin, namespace)
+    finalizer.start()
+    try:
+        tf.run("destroy", "-auto-approve")
+    finally:
+        finalizer.stop.set()
+        finalizer.join(timeout=10)
+    assert finalizer.left_inside == set()
+    assert json.loads(objects_file.read_text()) == {}
+    for text in [synth.stdout, synth.stderr, config_text, *tf.outputs]:
+        assert not [s for s in (*SENTINELS, *generated) if s in text]
