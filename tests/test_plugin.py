@@ -23,7 +23,8 @@ from test_fault_matrix import run_fault_case, run_provisioning_case, serving_org
 
 from iac import load_stack
 from iac.demo import run_demo
-from iac.plugins import ENTRY_POINT_GROUP, plugins, refresh
+from iac.errors import PluginError
+from iac.plugins import ENTRY_POINT_GROUP, IntegrationPlugin, get_plugin, plugins, refresh, resolve
 from iac.runtime import Artifact
 
 TOY = Path(__file__).resolve().parent / "toy_plugin"
@@ -62,6 +63,20 @@ def test_the_entry_point_registers_the_toy(toy_env: dict[str, str]) -> None:
     registry = plugins()
     assert registry["toy"] is baton_toy.PLUGIN
     assert list(registry)[:5] == ["okta", "coupa", "concur", "celigo", "custom"]  # bundled first, in order
+
+
+def test_every_bundled_registration_resolves_and_agrees_with_its_spec() -> None:
+    for name, plugin in plugins().items():
+        spec = plugin.spec_class()
+        assert spec.integration.name == name
+        # the catalog's "bundled runtime" is the registration's connector, nothing else
+        assert (plugin.build() is not None) == spec.integration.bundled_runtime, name
+        if plugin.simulator is not None:
+            assert callable(resolve(plugin.simulator.factory)), name
+    with pytest.raises(PluginError, match="plugin 'acme' names a spec whose integration is 'okta'"):
+        IntegrationPlugin(name="acme", spec="iac.spec.integrations.okta:Okta").spec_class()
+    with pytest.raises(PluginError, match="unknown integration 'acme'; known: okta, coupa"):
+        get_plugin("acme")
 
 
 def test_a_broken_registration_is_one_line_naming_it(tmp_path: Path, run_iac: RunIac) -> None:

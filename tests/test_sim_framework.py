@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from iac.plugins import plugins
 from iac.sim import BucketState, FaultSettings, ManualClock, SimulatorBase, TokenBucketLimiter, serve
 from iac.sim._http import Endpoint, SimError, SimRequest, SimResponse
 from iac.sim._paging import CursorCodec, InvalidCursor, PageSize
@@ -157,7 +158,7 @@ def test_write_log_keeps_every_body_with_its_outcome_and_token_expiry_is_opt_in(
         assert refused.status_code == 404 and "no expiring tokens" in refused.json()["error"]
 
 
-@pytest.mark.parametrize("vendor", ["okta", "coupa", "concur", "celigo"])
+@pytest.mark.parametrize("vendor", [name for name, plugin in plugins().items() if plugin.simulator])
 def test_cli_fault_options_are_the_fault_settings(vendor: str) -> None:
     """Every `iac sim <vendor>` takes one option per FaultSettings knob (lost_answer_rate included) and
     starts the simulator with them; out-of-range rates are refused before anything listens."""

@@ -47,6 +47,7 @@ __all__ = [
     "integration_classes",
     "plugins",
     "refresh",
+    "resolve",
 ]
 
 ENTRY_POINT_GROUP = "baton_iac.integrations"
