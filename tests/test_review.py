@@ -233,6 +233,21 @@ def test_tables_filter_sort_and_open_details_through_the_page_script(org: Org, r
             [tr.querySelector('[data-entitlement]').dataset.entitlement, tr.querySelector('[data-via]').dataset.via])""")
         expected = _inspect(org.artifact, "access", principal=f"user:{user}")
         assert Counter(map(tuple, rows)) == Counter((r["entitlement_id"], r["via"]) for r in expected)
+        # An entitlement's holders: direct ones, and the members of each group holding it, via that group.
+        grants = _inspect(org.artifact, "grants")
+        app = next(g["entitlement_id"] for g in grants if g["resource_type"] == "app" and g["principal_type"] == "group")
+        expected_holders = Counter()
+        for g in grants:
+            if g["entitlement_id"] == app:
+                expected_holders[(f"{g['principal_type']}:{g['principal_id']}", "direct")] += 1
+                for source in filter(None, g["expandable"].split(",")):
+                    expected_holders.update((f"{m['principal_type']}:{m['principal_id']}", f"group:{g['principal_id']}")
+                                            for m in grants if m["entitlement_id"] == source)
+        browser.evaluate(f"location.hash = 'entitlement/{app}'")
+        browser.evaluate("new Promise(r => setTimeout(r, 200))")
+        holders = browser.evaluate("""[...document.querySelectorAll('#entitlement-detail-table tbody tr')].map(tr =>
+            [tr.querySelector('[data-holder]').dataset.holder, tr.querySelector('[data-via]').dataset.via])""")
+        assert Counter(map(tuple, holders)) == expected_holders and len(expected_holders) > 1
         # A header number links to its rows: entitlements of one type.
         browser.evaluate("document.querySelector('#by-type a[data-type=app]').click()")
         browser.evaluate("new Promise(r => setTimeout(r, 200))")

@@ -16,14 +16,12 @@ __all__ = ["CSV_FILES", "write_csv"]
 
 CSV_FILES = ("privileged.csv", "inactive.csv", "changes.csv", "accounts.csv", "entitlements.csv")
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA = frozenset("=+-@\t\r")
+"""Spreadsheets run a cell that starts like a formula: evidence must not, so such text gets a quote."""
 
 
-def _cell(value: Any) -> Any:
-    """Spreadsheets run a cell that starts like a formula: evidence must not, so such text gets a quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
+def _safe(row: Sequence[Any]) -> list[Any]:
+    return ["'" + v if v.__class__ is str and v[:1] in _FORMULA else v for v in row]
 
 
 def _account(review: Review, r: int) -> list[Any]:
@@ -66,8 +64,10 @@ def write_csv(review: Review, directory: Path) -> list[Path]:
             with (staging / name).open("w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(header)
-                writer.writerows([_cell(v) for v in row] for row in rows)
-        os.chmod(staging, 0o755)
+                writer.writerows(map(_safe, rows))
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(staging, 0o777 & ~mask)  # mkdtemp made it 0700
         swap_into_place(staging, directory)
     except BaseException:
         import shutil

@@ -90,31 +90,52 @@ def _asset(name: str) -> str:
     return files("iac.review").joinpath("assets", name).read_text(encoding="utf-8")
 
 
+_DATA_SLOT = "\x00review-data\x00"
+
+
 def _script_json(payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    # ASCII only (a non-ASCII character would make Python hold the whole 20 MB text at 2-4 bytes a character).
     # "<" only occurs inside strings, where \u003c means the same: nothing can close the script element.
-    return text.replace("<", "\\u003c")
+    return json.dumps(payload, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _page(review: Review, payload: dict[str, Any]) -> tuple[str, str]:
+    """The page before and after its data (rendered without it: the data is written on its own)."""
+    template = _environment().get_template("report.html.j2")
+    page = template.render(meta=payload["meta"], style=Markup(_asset("report.css")),
+                           script=Markup(_asset("report.js")), data=Markup(_DATA_SLOT),
+                           has_previous=review.previous is not None)
+    head, _, tail = page.partition(_DATA_SLOT)
+    return head, tail
 
 
 def render_html(review: Review) -> str:
     payload = report_payload(review)
-    template = _environment().get_template("report.html.j2")
-    return template.render(meta=payload["meta"], style=Markup(_asset("report.css")),
-                           script=Markup(_asset("report.js")),
-                           data=Markup(_script_json(payload)),
-                           has_previous=review.previous is not None)
+    head, tail = _page(review, payload)
+    return head + _script_json(payload) + tail
 
 
 def write_html(review: Review, target: Path) -> Path:
     """Write the report atomically (a reader sees the old file or the whole new one)."""
-    text = render_html(review)
+    payload = report_payload(review)
+    head, tail = _page(review, payload)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+            out.write(head)
+            out.write(_script_json(payload))
+            del payload
+            out.write(tail)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -13,7 +13,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from iac.review._source import Snapshot, SyncInfo, SyncSource
 from iac.runtime import ReviewFacts, parse_entitlement_id
@@ -185,7 +185,8 @@ def build_review(source: SyncSource, snapshot: Snapshot, facts: ReviewFacts, *,
     for t in snapshot.resource_types():
         index.type_index(t.id, t.display_name)
     account_type = facts.account_type
-    for r in snapshot.resources():
+    wanted = facts.profile_attributes()
+    for r in snapshot.resources(attributes=wanted):
         login = r.login or (r.emails[0] if r.emails else "")
         if r.type == account_type:
             inactive = facts.inactive_reason(r.status, r.profile, now) or ""
@@ -205,34 +206,33 @@ def build_review(source: SyncSource, snapshot: Snapshot, facts: ReviewFacts, *,
 
 
 def _load_grants(review: Review, index: _Index, snapshot: Snapshot) -> None:
-    """Direct grants, grouped by principal with a counting sort (no per-grant Python objects kept)."""
-    ents, principals = array("i"), array("i")
-    ents_append, principals_append = ents.append, principals.append
+    """Direct grants as one array of entitlement indexes per principal, in resource order (CSR)."""
     ent_get, res_get = index.entitlements.get, index.resources.get
-    for ent_id, ptype, pid, expandable in snapshot.grants():
-        e = ent_get(ent_id)
-        if e is None:
-            e = index.entitlement(ent_id)
+    held: dict[int, list[int]] = {}
+    for ptype, pid, entitlement_ids in snapshot.grants_by_principal():
         p = res_get(ptype + "\x00" + pid)
         if p is None:
             p = index.resource(ptype, pid)
-        ents_append(e)
-        principals_append(p)
-        if expandable:
-            review.edges += [(index.entitlement(source), e, p) for source in expandable]
-    count = len(review.res_id)
-    offsets = array("i", bytes(4 * (count + 1)))
-    for p in principals:
-        offsets[p + 1] += 1
-    for i in range(count):
-        offsets[i + 1] += offsets[i]
-    cursor = array("i", offsets[:count])
-    by_principal = array("i", bytes(4 * len(ents)))
-    for e, p in zip(ents, principals, strict=True):
-        by_principal[cursor[p]] = e
-        cursor[p] += 1
-    review.grant_offsets, review.grant_ents = offsets, by_principal
-    direct = Counter(ents)
+        found = [ent_get(x) for x in entitlement_ids]
+        # Entitlements the sync did not list are kept, with their id for a name.
+        ents = [index.entitlement(x) if e is None else e for x, e in zip(entitlement_ids, found, strict=True)] \
+            if None in found else cast(list[int], found)
+        known = held.get(p)
+        if known is None:
+            held[p] = ents
+        else:
+            known += ents
+    for ent_id, ptype, pid, expandable in snapshot.expandable_grants():
+        e, p = index.entitlement(ent_id), index.resource(ptype, pid)
+        review.edges += [(index.entitlement(source), e, p) for source in expandable]
+    offsets, flat = array("i", [0]), array("i")
+    for r in range(len(review.res_id)):
+        ents_of = held.get(r)
+        if ents_of:
+            flat.extend(ents_of)
+        offsets.append(len(flat))
+    review.grant_offsets, review.grant_ents = offsets, flat
+    direct = Counter(flat)
     review.ent_direct = [direct.get(e, 0) for e in range(len(review.ent_id))]
 
 
@@ -307,7 +307,7 @@ def _changes(review: Review, index: _Index, current: Snapshot, previous: Snapsho
     (entitlement << 32 | principal) merged in one pass."""
     account_type = review.facts.account_type
     old_accounts: dict[str, tuple[str, str]] = {}
-    for row in previous.resources(account_type):
+    for row in previous.resources(account_type, review.facts.profile_attributes()):
         status = _status_text(review.facts, row.status, row.profile)
         old_accounts[row.id] = (f"{row.display_name} ({row.type}:{row.id})", status)
     review.changes += _account_changes(review, old_accounts)

@@ -64,8 +64,8 @@ class Inactive:
             if when is not None and when < now:
                 return f"{self.attribute} {when.date().isoformat()} is past"
             return None
-        if value in self.values:
-            return f"{self.attribute} {_shown(value)}"
+        if value in self.values:  # shown as declared: a source may give JSON false back as 0
+            return f"{self.attribute} {_shown(next(v for v in self.values if v == value))}"
         return None
 
 
@@ -99,6 +99,10 @@ class ReviewFacts:
     def privilege(self, resource_type: str, resource_id: str, resource_name: str,
                   slug: str) -> Privileged | None:
         return next((p for p in self.privileged if p.matches(resource_type, resource_id, resource_name, slug)), None)
+
+    def profile_attributes(self) -> tuple[str, ...]:
+        """The profile keys the rules read (all a review needs of a profile)."""
+        return tuple(dict.fromkeys(rule.attribute for rule in self.inactive if rule.source == "profile"))
 
     def inactive_reason(self, status: str | None, profile: Mapping[str, Any], now: dt.datetime) -> str | None:
         reasons = [r for rule in self.inactive if (r := rule.reason(status, profile, now))]

@@ -69,19 +69,20 @@
     return rows;
   }
 
-  let holdersByEnt = null;  // entitlement -> direct holder resources, built on first use
+  // Direct holders by entitlement (the grants inverted once, on first use, into typed arrays).
+  let byEnt = null;
   function directHolders(e) {
-    if (!holdersByEnt) {
-      holdersByEnt = new Map();
+    if (!byEnt) {
+      const count = new Int32Array(ent.id.length + 1);
+      for (let g = 0; g < grants.e.length; g++) count[grants.e[g] + 1]++;
+      for (let x = 0; x < ent.id.length; x++) count[x + 1] += count[x];
+      const holders = new Int32Array(grants.e.length), next = count.slice(0, ent.id.length);
       for (let r = 0; r + 1 < grants.o.length; r++) {
-        for (let g = grants.o[r]; g < grants.o[r + 1]; g++) {
-          const x = grants.e[g];
-          if (!holdersByEnt.has(x)) holdersByEnt.set(x, []);
-          holdersByEnt.get(x).push(r);
-        }
+        for (let g = grants.o[r]; g < grants.o[r + 1]; g++) holders[next[grants.e[g]]++] = r;
       }
+      byEnt = { o: count, h: holders };
     }
-    return holdersByEnt.get(e) || [];
+    return Array.from(byEnt.h.subarray(byEnt.o[e], byEnt.o[e + 1]));
   }
 
   function holderRows(e) {
@@ -389,6 +390,7 @@
       const s = el("span", viaText(h));
       s.dataset.via = viaKey(h);
       const holder = accountIndex.has(r) ? accountLink(r).node() : el("span", resLabel(r));
+      holder.dataset.holder = key(r);
       return [holder, types[res.t[r]], res.s[r] + (res.x[r] ? " (inactive)" : ""), s];
     });
     section.hidden = false;
