@@ -10,11 +10,12 @@ from __future__ import annotations
 import gc
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 import typer
 
-from iac.cli._app import app
+from iac.cli._app import app, print_error
 from iac.errors import PluginError
 
 __all__ = ["COMMAND_MODULES", "get_app", "main"]
@@ -58,5 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         finally:
             gc.freeze()
     except PluginError as exc:  # a broken third-party registration: one line, whichever command met it
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         raise SystemExit(exc.exit_code) from None
+    except Exception as exc:  # a bug: still nothing unredacted on the way out
+        print_error("".join(traceback.format_exception(exc)).rstrip(), prefix="internal error")
+        raise SystemExit(1) from None

@@ -12,7 +12,9 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
+from iac._redact import redact
 from iac.errors import IacError
 
 app = typer.Typer(
@@ -56,9 +58,19 @@ def output_option(*offered: OutputFormat, help: str = "Output format.") -> Any:
     return typer.Option("--output", "-o", help=help, metavar="[" + "|".join(offered) + "]", callback=only_offered)
 
 
+def print_error(message: str, *, prefix: str = "error") -> None:
+    """The one printer of every error and warning line: registered secrets are masked and the text is never
+    read as Rich markup (a message may quote ``[...]`` from a vendor or a file)."""
+    text = redact(message)
+    if err.is_terminal:
+        err.print(Text.assemble((f"{prefix}:", "bold red" if prefix == "error" else "yellow"), " ", text),
+                  highlight=False)
+    else:
+        print(f"{prefix}: {text}", file=sys.stderr, flush=True)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False) if err.is_terminal else \
-        print(f"error: {message}", file=sys.stderr)
+    print_error(message)
     raise typer.Exit(code)
 
 
@@ -81,7 +93,7 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
         text = str(w.message)
         if text not in seen:
             seen.add(text)
-            print(f"warning: {text}", file=sys.stderr)
+            print_error(text, prefix="warning")
 
 
 def _show_version(value: bool) -> None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from iac.cli._app import app, err
+from iac.cli._app import app, err, fail
 from iac.plugins import IntegrationPlugin, SimOption, Simulator, plugins
 from iac.sim import FaultSettings, TlsFiles
 
@@ -143,8 +143,7 @@ def _serve_with(name: str, simulator: Simulator, options: dict[str, Any], tls: T
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is the normal end
         err.print(f"{name} sim: stopped")
     except OSError as exc:
-        err.print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}")
-        raise typer.Exit(2) from exc
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def sim_command(plugin: IntegrationPlugin) -> Callable[..., None]:

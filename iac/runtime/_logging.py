@@ -9,38 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-import threading
 import time
 from typing import IO, Any
 
+from iac._redact import redact, register_secret
+
 __all__ = ["JsonFormatter", "configure_logging", "redact", "register_secret"]
 
-_secrets: set[str] = set()
-_lock = threading.Lock()
-_PATTERNS = [
-    re.compile(r"(?i)\b(SSWS|Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}"),
-    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\s]+"),
-]
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
-
-
-def register_secret(value: str | None) -> None:
-    """Never print ``value``: every formatter of this module replaces it."""
-    if value and len(value) >= 4:
-        with _lock:
-            _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "[REDACTED]")
-    text = _PATTERNS[0].sub(lambda m: f"{m.group(1)} [REDACTED]", text)
-    return _PATTERNS[1].sub(lambda m: f"{m.group(1)}[REDACTED]", text)
 
 
 class _ConsoleFormatter(logging.Formatter):

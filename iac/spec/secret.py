@@ -16,10 +16,11 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
+from iac._redact import register_secret
 from iac.errors import SecretResolutionError, SpecError
 
 __all__ = [
@@ -80,6 +81,10 @@ class EnvSecret(ResolvableSecret):
             raise ValueError(f"secret.env() needs an environment variable name, got {value!r}")
         return value
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Known as soon as the stack names it: an error raised later in the stack file is printed redacted.
+        register_secret(os.environ.get(self.var))
+
     def describe(self) -> str:
         return f"secret.env({self.var!r})"
 
@@ -89,6 +94,7 @@ class EnvSecret(ResolvableSecret):
             raise SecretResolutionError(f"environment variable {self.var} is not set")
         if value == "":
             raise SecretResolutionError(f"environment variable {self.var} is empty")
+        register_secret(value)  # whatever prints later (an API server's error, a traceback) masks it
         return SecretStr(value)
 
 
@@ -114,6 +120,7 @@ class FileSecret(ResolvableSecret):
         value = text.rstrip("\r\n")
         if not value:
             raise SecretResolutionError(f"secret file {self.path} is empty")
+        register_secret(value)
         return SecretStr(value)
 
 
@@ -125,6 +132,7 @@ class LiteralSecret(ResolvableSecret):
         return "secret.literal(****)"
 
     def resolve(self, environ: Mapping[str, str]) -> SecretStr:
+        register_secret(self.value.get_secret_value())
         return self.value
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
+from iac._redact import register_secret
 from iac.errors import SpecError
 from iac.plugins import integration_classes
 from iac.spec import Connector, setting_spec
@@ -179,9 +180,12 @@ def _str_or_none(value: Any) -> str | None:
 
 
 def _to_model(attribute: InputAttribute, value: Any) -> Any:
-    if attribute.secret:
+    if attribute.secret:  # a write-only value: registered so that no error or log line of this process shows it
         if isinstance(value, Mapping):
+            for v in value.values():
+                register_secret(str(v))
             return {k: LiteralSecret(value=SecretStr(str(v))) for k, v in value.items()}
+        register_secret(str(value))
         return LiteralSecret(value=SecretStr(str(value)))
     if attribute.kind == "number" and isinstance(value, float) and value.is_integer():
         return int(value)

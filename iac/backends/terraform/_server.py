@@ -20,10 +20,9 @@ import logging
 import os
 import sys
 import tempfile
-import traceback
 from collections.abc import Callable, Sequence
 from concurrent import futures
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from tf.iface import CreateContext, DeleteContext, UpdateContext  # type: ignore[import-untyped]
 from tf.provider import ProviderServicer  # type: ignore[import-untyped]
@@ -35,6 +34,7 @@ from tf.utils import (  # type: ignore[import-untyped]
     to_dynamic_value,
 )
 
+from iac._redact import RedactingFormatter
 from iac.backends.terraform._protocol import write_only_allowed
 from iac.backends.terraform._provider import BatonProvider, ConnectorResource
 
@@ -48,13 +48,22 @@ _WRITE_ONLY_SINCE = "1.11"
 R = TypeVar("R")
 
 
+def log_handler(stream: IO[str]) -> logging.Handler:
+    """The provider's log handler (Terraform shows the plugin's stderr): every line and traceback redacted,
+    since this process holds the write-only values."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
 def _guarded(method: Callable[..., R]) -> Callable[..., R]:
-    """Log the traceback of anything unexpected (gRPC would only say "Exception calling application")."""
+    """Log the traceback of anything unexpected (gRPC would only say "Exception calling application"),
+    redacted: this process holds the write-only values, and a traceback's messages may quote them."""
     def wrapper(self: Any, request: Any, context: Any) -> R:
         try:
             return method(self, request, context)
         except Exception:
-            traceback.print_exc(file=sys.stderr)
+            log.exception("%s failed", method.__name__)  # through the RedactingFormatter set up in serve()
             raise
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
@@ -165,8 +174,7 @@ def serve(provider: BatonProvider | None = None, argv: Sequence[str] | None = No
         print("This is the Terraform provider iac/baton: Terraform starts it. Make it available with "
               "`iac terraform install` (see `iac terraform install --help`).", file=sys.stderr)
         return 1
-    logging.basicConfig(level=os.environ.get("IAC_PROVIDER_LOG_LEVEL", "WARNING"), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=os.environ.get("IAC_PROVIDER_LOG_LEVEL", "WARNING"), handlers=[log_handler(sys.stderr)])
     app = provider or BatonProvider()
     stopper = _ShutdownInterceptor()
     server = grpc.server(thread_pool=futures.ThreadPoolExecutor(max_workers=10), interceptors=[stopper])
