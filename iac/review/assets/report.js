@@ -357,6 +357,12 @@
       fragment.appendChild(tr);
     }
     tbody.replaceChildren(fragment);
+    if (!rows.length) {
+      const tr = el("tr"), td = el("td", "Holds nothing.", "muted");
+      td.colSpan = tbody.closest("table").tHead.rows[0].cells.length;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+    }
   }
 
   function showAccount(r) {
