@@ -377,6 +377,11 @@ def test_bad_input_is_one_line_and_writes_nothing(run_iac: RunIac, tmp_path: Pat
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [f"error: {target}: {message}"]
         assert not (tmp_path / "out.html").exists() and not (tmp_path / "csv").exists()
+    _hostile_artifact(tmp_path / "acme.sqlite")
+    result = run_iac("review", str(tmp_path / "acme.sqlite"), "-o", str(tmp_path / "out.html"), "--integration", "oktaa")
+    assert result.returncode == 2 and not (tmp_path / "out.html").exists()
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: --integration: unknown integration 'oktaa'; known: ") and "okta" in line
 
 
 def test_previous_file_gives_the_same_changes_as_the_previous_sync_inside(org: Org, report: tuple[Review, Path, Path],

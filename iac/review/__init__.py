@@ -62,6 +62,12 @@ def review_file(path: Path, output: Path, *, previous: Path | None = None, csv_d
                 integration: str | None = None, now: dt.datetime | None = None) -> ReviewOutputs:
     """Review the latest complete sync in ``path`` against ``previous`` (another file), or else against the
     previous complete sync ``path`` itself holds, when there is one."""
+    if integration is not None:
+        from iac.plugins import plugins
+
+        if integration not in plugins():
+            raise PluginError(f"--integration: unknown integration {integration!r}; known: "
+                              f"{', '.join(sorted(plugins()))}")
     with open_source(path) as source:
         syncs = source.syncs()
         if not syncs:
