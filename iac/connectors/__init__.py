@@ -4,10 +4,10 @@ ones included."""
 
 from __future__ import annotations
 
-from iac.plugins import get_plugin, plugins
+from iac.plugins import plugins
 from iac.runtime import ConnectorEntry
 
-__all__ = ["ConnectorEntry", "connector_entry", "registered"]
+__all__ = ["ConnectorEntry", "registered"]
 
 
 def registered() -> dict[str, ConnectorEntry]:
@@ -15,9 +15,3 @@ def registered() -> dict[str, ConnectorEntry]:
     return {name: ConnectorEntry(plugin.spec_class(), build) for name, plugin in plugins().items()
             if (build := plugin.build()) is not None}
 
-
-def connector_entry(name: str) -> ConnectorEntry:
-    build = get_plugin(name).build()
-    if build is None:
-        raise KeyError(f"{name} has no bundled connector; known: {', '.join(registered())}")
-    return ConnectorEntry(get_plugin(name).spec_class(), build)
