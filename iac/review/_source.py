@@ -271,7 +271,13 @@ class _C1zSnapshot:
                     status = _USER_STATUS.get(trait.status.status)
                     login = trait.login or None
                     emails = tuple(e.address for e in sorted(trait.emails, key=lambda e: not e.is_primary))
-                    profile = MessageToDict(trait.profile) if trait.HasField("profile") else {}
+                    if not trait.HasField("profile"):
+                        profile = {}
+                    elif attributes is None:
+                        profile = MessageToDict(trait.profile)
+                    else:  # only the keys asked for (a whole Struct to dict costs more than the rest)
+                        fields = trait.profile.fields
+                        profile = {k: MessageToDict(fields[k]) for k in attributes if k in fields}
             yield ResourceRow(r.id.resource_type, r.id.resource, r.display_name or r.id.resource, status, login,
                               emails, profile)
 
@@ -307,6 +313,15 @@ class _C1zSnapshot:
     def expandable_grants(self) -> Iterator[GrantRow]:
         from iac.c1z import pb
 
+        columns = {r[1] for r in self.reader.conn.execute("PRAGMA table_info(v1_grants)")}
+        if "expansion" in columns:  # newer SDKs keep the GrantExpandable in its own (indexed) column
+            for entitlement, ptype, pid, blob in self.reader.conn.execute(
+                    "SELECT entitlement_id, principal_resource_type_id, principal_resource_id, expansion FROM "
+                    "v1_grants WHERE sync_id = ? AND expansion IS NOT NULL", (self.info.sync_id,)):
+                ids = tuple(pb.GrantExpandable.FromString(blob).entitlement_ids)
+                if ids:
+                    yield entitlement, ptype, pid, ids
+            return
         marker = pb.GrantExpandable.DESCRIPTOR.full_name.encode()
         for (data,) in self.reader.conn.execute(
                 "SELECT data FROM v1_grants WHERE sync_id = ? AND instr(data, ?) > 0", (self.info.sync_id, marker)):
@@ -322,7 +337,19 @@ class _C1zSnapshot:
                 yield grant.entitlement.id, principal.resource_type, principal.resource, expandable
 
     def grant_changes(self, previous: Snapshot) -> Iterator[tuple[str, str, str, str]] | None:
-        return None
+        if not isinstance(previous, _C1zSnapshot) or previous.reader is not self.reader:
+            return None
+        return self._grant_changes(previous.info.sync_id)
+
+    def _grant_changes(self, old: str) -> Iterator[tuple[str, str, str, str]]:
+        # The ids of both syncs merged by SQLite (MERGE (EXCEPT) over the (external_id, sync_id) index); only
+        # the few that differ are looked up.
+        sql = ("SELECT entitlement_id, principal_resource_type_id, principal_resource_id FROM v1_grants "
+               "WHERE sync_id = ? AND external_id IN (SELECT external_id FROM v1_grants WHERE sync_id = ? "
+               "EXCEPT SELECT external_id FROM v1_grants WHERE sync_id = ? ORDER BY 1) ORDER BY external_id")
+        for change, (a, b) in (("removed", (old, self.info.sync_id)), ("added", (self.info.sync_id, old))):
+            for row in self.reader.conn.execute(sql, (a, a, b)):
+                yield (change, *row)
 
 
 class _C1zSource:
