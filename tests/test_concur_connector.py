@@ -27,7 +27,7 @@ from iac.runtime import (
     Wiring,
     load_settings,
 )
-from iac.runtime.errors import ApiError, AuthError, BadRequestError, FatalApiError
+from iac.runtime.errors import ApiError, AuthError, BadRequestError, EmptyListingError, FatalApiError
 from iac.runtime.testing import RecordingTransport, json_response
 from iac.sim import CONCUR_SCOPES, ConcurSim, serve
 from iac.sim._concur_data import ENTITLEMENTS
@@ -362,3 +362,18 @@ def test_provisioning_refuses_unknown_roles_and_non_users(writable: tuple[Concur
         with pytest.raises(BadRequestError, match=message):
             prov.grant(principal, entitlement)
     assert sim.writes.entries() == []
+
+
+def test_a_token_that_sees_no_users_fails_the_sync_saying_so(company: tuple[ConcurSim, str], tmp_path: Path) -> None:
+    sim, base = company
+
+    class NoUsers(RecordingTransport):
+        def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+            if request.url.path == "/profile/identity/v4.1/Users" and "cursor" not in request.url.params:
+                response.close()  # the simulator's own answer is dropped: give its connection back
+                return json_response({"Resources": [], "totalResults": 0})
+            return response
+
+    with pytest.raises(EmptyListingError, match="SAP Concur listed no users at all"):
+        sync(sim, base, tmp_path / "s.sqlite", wiring=Wiring(transport=NoUsers()))
+    assert not (tmp_path / "s.sqlite").exists()

@@ -26,7 +26,7 @@ from iac.runtime import (
     Wiring,
     load_settings,
 )
-from iac.runtime.errors import ApiError, AuthError, BadRequestError, ConnectorConfigError
+from iac.runtime.errors import ApiError, AuthError, BadRequestError, ConnectorConfigError, EmptyListingError
 from iac.runtime.testing import RecordingTransport
 from iac.sim import COUPA_RATE_LIMIT, COUPA_SCOPES, CoupaDataset, CoupaSim, serve
 from iac.sim import LICENSE_FLAGS as SIM_LICENSE_FLAGS
@@ -349,3 +349,18 @@ def test_a_change_coupa_did_not_apply_is_an_error_not_a_success() -> None:
         with pytest.raises(ApiError, match="did not apply"):
             prov.grant(ResourceRef("user", str(user.id)), Entitlement(ResourceRef("role", str(new)), "assigned", "x"))
         connector.close()
+
+
+def test_a_client_that_sees_no_users_fails_the_sync_saying_so(instance: tuple[CoupaSim, str], tmp_path: Path) -> None:
+    sim, base = instance
+
+    class NoUsers(RecordingTransport):
+        def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+            if request.url.path == "/api/users":
+                response.close()  # the simulator's own answer is dropped: give its connection back
+                return httpx.Response(200, json=[], headers={"content-type": "application/json"})
+            return response
+
+    with pytest.raises(EmptyListingError, match=r"Coupa listed no users at all.*core\.user\.read"):
+        sync(sim, base, tmp_path / "s.sqlite", wiring=Wiring(transport=NoUsers()))
+    assert not (tmp_path / "s.sqlite").exists()

@@ -25,7 +25,14 @@ from iac.runtime import (
     Wiring,
     load_settings,
 )
-from iac.runtime.errors import AuthError, BadRequestError, ConnectorConfigError, PermissionDeniedError
+from iac.runtime.errors import (
+    AuthError,
+    BadRequestError,
+    ConnectorConfigError,
+    EmptyListingError,
+    PagingError,
+    PermissionDeniedError,
+)
 from iac.runtime.testing import RecordingTransport
 from iac.sim import OKTA_RATE_LIMITS, OktaSim, serve
 from iac.spec import Okta
@@ -211,6 +218,54 @@ def test_a_wrong_token_fails_with_auth_error_and_no_artifact(org: tuple[OktaSim,
         SyncEngine(connector, tmp_path / "x.sqlite").run()
     connector.close()
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_a_token_whose_admin_has_no_admin_role_sees_no_users_and_the_sync_fails_saying_so(
+        org: tuple[OktaSim, str], tmp_path: Path) -> None:
+    """Okta answers /api/v1/users with [] (not 403) when the token's admin holds no admin role."""
+    sim, base = org
+
+    class NoAdminRole(RecordingTransport):
+        def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+            if request.url.path == "/api/v1/users":
+                response.close()  # the simulator's own answer is dropped: give its connection back
+                return httpx.Response(200, json=[], headers={"content-type": "application/json"})
+            return response
+
+    connector = build(settings(sim, base), Wiring(transport=NoAdminRole()))
+    try:
+        with pytest.raises(EmptyListingError, match=r"no users at all.*administrator role") as info:
+            SyncEngine(connector, tmp_path / "s.sqlite").run()
+    finally:
+        connector.close()
+    assert "GET /api/v1/users" in str(info.value)
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_a_group_member_walk_whose_next_link_cycles_is_a_clear_error(org: tuple[OktaSim, str]) -> None:
+    sim, base = org
+    group = max(sim.dataset.groups(), key=lambda g: g.member_count)
+
+    class Cycling(RecordingTransport):
+        """Every page of members links to the next, and the second page back to the first (A→B→A)."""
+
+        def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+            if request.url.path.endswith(f"/groups/{group.id}/users"):
+                page = "b" if request.url.params.get("after") == "a" else "a"
+                link = f'<{base}/api/v1/groups/{group.id}/users?limit=1&after={page}>; rel="next"'
+                response.close()  # the simulator's own answer is dropped: give its connection back
+                return httpx.Response(200, json=[], headers={"content-type": "application/json", "link": link})
+            return response
+
+    transport = Cycling()
+    connector = build(settings(sim, base, provisioning=True), Wiring(transport=transport))
+    try:
+        with pytest.raises(PagingError, match="paging cycle") as info:
+            connector.client.is_group_member(group.id, "00u-nobody")
+    finally:
+        connector.close()
+    assert f"GET /api/v1/groups/{group.id}/users" in str(info.value)
+    assert len(transport.requests) == 3  # first page, a, b: then a again is refused before it is fetched
 
 
 def test_settings_errors_name_the_env_var_and_never_the_value(monkeypatch: pytest.MonkeyPatch) -> None:

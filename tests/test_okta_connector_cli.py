@@ -9,9 +9,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _connector_cli import iac, pod_env
@@ -97,6 +99,70 @@ def test_sigkill_mid_sync_then_resume_equals_a_clean_run(org: tuple[OktaSim, str
     with Artifact(artifact) as a, Artifact(clean) as b:
         assert a.content() == b.content()
         assert len(a.runs()) == 2
+
+
+class FarReset:
+    """ASGI wrapper: every ``X-Rate-Limit-Reset`` becomes 9999999999 (a vendor clock far ahead, or a bogus header)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def rewrite(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(k, b"9999999999" if k.lower() == b"x-rate-limit-reset" else v)
+                                                  for k, v in message["headers"]]}
+            await send(message)
+
+        await self.app(scope, receive, rewrite if scope["type"] == "http" else send)
+
+
+def test_sigterm_stops_a_sync_parked_on_a_far_reset_within_seconds_and_it_resumes(tmp_path: Path) -> None:
+    """Issue #13: with `X-Rate-Limit-Reset: 9999999999` the sync parked every lane and slept in the engine
+    without looking at the stop event; SIGTERM was ignored for 10 minutes."""
+    shape: dict[str, Any] = {"seed": 13, "users": 1500, "groups": 30, "apps": 4, "token": TOKEN_SENTINEL}
+    slow = OktaSim(**shape, rate_scale=0.02)  # users: 12 a minute, so 6 pages at share 0.5, then the budget is gone
+    artifact = tmp_path / "sync.sqlite"
+    with serve(FarReset(slow.app)) as base:
+        env = okta_env(base, artifact, BATON_WORKERS="4", BATON_CHECKPOINT_INTERVAL="0.2")
+        proc = subprocess.Popen([sys.executable, "-m", "iac", "connector", "okta", "sync"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stderr: list[str] = []
+        reader = threading.Thread(target=lambda: stderr.extend(proc.stderr or []), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: slow.stats.count("GET /api/v1/users") >= 6, timeout=30)
+            settled = -1
+            while settled != slow.stats.count():  # parked: nothing is sent any more
+                settled = slow.stats.count()
+                time.sleep(1.0)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(5)
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
+    assert proc.returncode == 3, "".join(stderr)  # stopped, resumable
+    assert took < 5.0, f"SIGTERM took {took:.1f}s"
+    assert 1 <= sum("beyond the" in line for line in stderr) <= 8  # the cap is logged once per bucket
+    assert work_path_for(artifact).exists() and running_progress(work_path_for(artifact)) > 0
+
+    fast = OktaSim(**shape, rate_scale=100)  # the same org (same seed), with room to finish
+    with serve(fast.app) as base:
+        clean = tmp_path / "clean.sqlite"
+        library_sync(fast, base, clean)
+        env = okta_env(base, artifact)
+        result = iac("connector", "okta", "sync", "--output", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["resumed"] is True
+    with Artifact(artifact) as a, Artifact(clean) as b:
+        assert a.content() == b.content()
 
 
 def test_grant_and_revoke_are_gated_idempotent_and_report_json(org: tuple[OktaSim, str], tmp_path: Path) -> None:

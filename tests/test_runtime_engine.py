@@ -30,7 +30,7 @@ from iac.runtime import (
     next_link,
     work_path_for,
 )
-from iac.runtime.errors import ArtifactError, AuthError, NotFoundError, SyncInterruptedError
+from iac.runtime.errors import ArtifactError, AuthError, NotFoundError, PagingError, SyncInterruptedError
 from iac.runtime.testing import MockVendor, json_response
 
 BASE = "https://acme.example"
@@ -357,8 +357,39 @@ def test_a_connector_returning_the_same_token_again_is_stopped(tmp_path: Path) -
 
     connector, _ = acme(make_org(), clock)
     connector.syncers = lambda: [Looping(connector.http)]  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError, match="same page token twice"):
+    with pytest.raises(PagingError, match=r"list/user.*'same' came back after 1 page"):
         SyncEngine(connector, tmp_path / "s.sqlite", clock=clock).run()
+
+
+def test_a_paging_cycle_a_b_a_is_a_clear_error_naming_the_endpoint(tmp_path: Path) -> None:
+    """Only an immediately repeated token used to be noticed: A→B→A looped forever."""
+    clock = VirtualClock()
+    pages = {None: "A", "A": "B", "B": "A"}
+
+    class Cycling(Users):
+        def list(self, parent: ResourceRef | None, token: str | None) -> Page[Resource]:
+            self.http.get_json("/users", params={"page": token or "first"})
+            return Page([Resource("user", f"u-{token}", "x")], next_token=pages[token])
+
+    connector, vendor = acme(make_org(), clock)
+    connector.syncers = lambda: [Cycling(connector.http)]  # type: ignore[method-assign]
+    with pytest.raises(PagingError, match=r"list/user \(GET /users\): the next-page token 'A' came back after 2"):
+        SyncEngine(connector, tmp_path / "s.sqlite", clock=clock).run()
+    assert len(vendor.log) == 3
+
+
+def test_every_chain_of_pages_is_bounded(tmp_path: Path) -> None:
+    clock = VirtualClock()
+
+    class Endless(Users):
+        def list(self, parent: ResourceRef | None, token: str | None) -> Page[Resource]:
+            n = int(token or 0)
+            return Page([Resource("user", f"u{n}", "x")], next_token=str(n + 1))
+
+    connector, _ = acme(make_org(), clock)
+    connector.syncers = lambda: [Endless(connector.http)]  # type: ignore[method-assign]
+    with pytest.raises(PagingError, match="more than 50 pages"):
+        SyncEngine(connector, tmp_path / "s.sqlite", clock=clock, max_pages=50).run()
 
 
 def test_a_file_that_is_not_an_artifact_is_refused(tmp_path: Path) -> None:

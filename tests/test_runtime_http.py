@@ -266,7 +266,7 @@ def test_deferring_raises_bucket_busy_before_sending() -> None:
     with deferring(), pytest.raises(BucketBusy) as busy:
         http.request("GET", "/items")
     assert len(v.log) == 2  # nothing was sent
-    assert busy.value.ready_at > clock.time() + 50
+    assert busy.value.ready_at > clock.monotonic() + 50  # monotonic seconds
     http.request("GET", "/items")  # outside `deferring` the same call waits for the reset
     assert len(v.log) == 3 and v.statuses() == {200: 3}
 
@@ -276,7 +276,7 @@ def test_pacer_probes_an_unknown_bucket_with_one_request() -> None:
     pacer = Pacer(share=0.5, clock=clock)
     assert pacer.reserve("b") == 0.0
     assert pacer.reserve("b") > 0  # a second request waits for the probe's answer
-    pacer.release("b", RateLimitInfo(limit=10, remaining=9, reset_at=clock.time() + 60), sent=True)
+    pacer.release("b", RateLimitInfo(limit=10, remaining=9, reset_in=60), sent=True)
     assert [pacer.reserve("b") for _ in range(4)] == [0.0] * 4  # remaining 9 → 5: floor is 5
     assert pacer.reserve("b") > 59
 
@@ -298,8 +298,8 @@ def test_pacer_rejects_a_share_outside_0_1() -> None:
 
 def test_parse_rate_limit_and_next_link() -> None:
     info = parse_rate_limit(httpx.Headers({"X-Rate-Limit-Limit": "600", "X-Rate-Limit-Remaining": "12",
-                                           "X-Rate-Limit-Reset": "1700000060", "Retry-After": "2"}), 0)
-    assert info == RateLimitInfo(600, 12, 1700000060, 2)
+                                           "X-Rate-Limit-Reset": "1700000060", "Retry-After": "2"}), 1700000000.5)
+    assert info == RateLimitInfo(600, 12, 59.5, 2)
     dated = parse_rate_limit({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 1445412470.0)
     assert dated.retry_after == pytest.approx(10.0)
     response = httpx.Response(200, headers=[

@@ -1,11 +1,11 @@
 """The connector runtime: what the bundled baton Deployments run.
 
-Layers: ``_http`` (the only code that paces, sleeps and retries) → connectors' clients →
+Layers: ``_http`` (the only code that paces, sleeps and retries; one module per concern) → connectors' clients →
 ``_engine`` (lanes, workers, checkpoints) → ``_store`` (the SQLite artifact). ``_service`` wraps the
 engine in a loop with health and metrics endpoints; ``_inspect`` reads artifacts for access reviews.
 Helpers the HTTP layer plugs in: ``_oauth`` (access tokens renewed before expiry and once on a 401),
-``_limits`` (documented limits a vendor does not announce in headers) and ``_poll`` (waiting for a
-vendor's asynchronous job on the injected clock).
+and ``_poll`` (waiting for a vendor's asynchronous job on the injected clock). ``_clock`` is the
+project's one clock, and the stop scope that makes every wait end when a sync is asked to stop.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from iac.runtime._engine import SyncEngine, SyncResult
 from iac.runtime._http import (
     Authenticator,
     BucketBusy,
+    BucketLimit,
     BucketView,
     CountingObserver,
     HttpClient,
+    HttpClientFactory,
     HttpObserver,
+    LimitedPacer,
     Pacer,
     RateLimitInfo,
     RetryPolicy,
@@ -27,7 +30,6 @@ from iac.runtime._http import (
     parse_rate_limit,
 )
 from iac.runtime._inspect import VIEWS, View, inspect_view
-from iac.runtime._limits import BucketLimit, LimitedPacer
 from iac.runtime._logging import configure_logging, redact, register_secret
 from iac.runtime._models import (
     Entitlement,
@@ -79,6 +81,7 @@ __all__ = [
     "Grant",
     "HealthServer",
     "HttpClient",
+    "HttpClientFactory",
     "HttpObserver",
     "Inactive",
     "LimitedPacer",

@@ -18,13 +18,24 @@ another lane, so every bucket is kept busy at once and the sync approaches the s
 Only the coordinator thread (the caller of :meth:`SyncEngine.run`) touches the store. It commits
 results together with the resume token at most every ``checkpoint_interval`` seconds; a crash
 rolls back to the last checkpoint, and the next run resumes from it.
+
+**Stopping.** Every wait — the coordinator's, and inside a task the HTTP client's pacing, backoff and
+retries and any OAuth token fetch — ends as soon as the stop event is set (:func:`~iac.runtime._clock.stop_scope`).
+The coordinator then takes no new work, gives requests already on the wire ``stop_grace`` seconds,
+checkpoints (unfinished tasks included, so they run again on resume) and returns; workers are daemon
+threads, so a request stuck on the network cannot hold the process.
+
+**Paging.** Each chain of pages remembers the tokens it has seen: a token that comes back (A→B→A) or a
+chain longer than ``max_pages`` is a :class:`~iac.runtime.errors.PagingError` naming the endpoint.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import logging
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -32,12 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iac.runtime._clock import Clock, SystemClock
-from iac.runtime._http import BucketBusy, deferring
+from iac.runtime._clock import Clock, SystemClock, stop_scope
+from iac.runtime._http import BucketBusy, deferring, tracing_requests
 from iac.runtime._models import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType
 from iac.runtime._protocols import ResourceSyncer, RuntimeConnector, TypeGrantsSyncer
 from iac.runtime._store import WorkingStore
-from iac.runtime.errors import NotFoundError, SyncInterruptedError
+from iac.runtime.errors import NotFoundError, PagingError, SyncInterruptedError
 
 __all__ = ["SyncEngine", "SyncResult"]
 
@@ -45,6 +56,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 _FEED_BATCH = 256
+_STOP_POLL = 0.25
+"""How often the coordinator looks at the stop event while it waits for workers."""
 
 
 @dataclass(slots=True)
@@ -52,6 +65,7 @@ class _Task:
     token: str | None = None
     resource_id: str | None = None  # the resource (per-resource lanes) or the parent (child listing)
     resource: Resource | None = None  # loaded lazily; not checkpointed
+    chain: set[str] | None = None  # tokens this chain of pages has seen (not checkpointed)
 
     def to_json(self) -> list[str | None]:
         return [self.resource_id, self.token]
@@ -73,6 +87,40 @@ class _Lane:
         return f"{self.op}/{self.rtype}"
 
 
+class _Workers:
+    """A fixed pool of daemon threads. Unlike ThreadPoolExecutor's (joined at interpreter exit), a worker
+    stuck on the network cannot keep a stopped process alive."""
+
+    def __init__(self, count: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[cf.Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, daemon=True, name=f"sync-worker-{i}")
+                         for i in range(count)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], Any]) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        self._queue.put((future, fn))
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def shutdown(self, *, wait: bool) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     sync_id: str
@@ -88,9 +136,12 @@ class SyncEngine:
     def __init__(self, connector: RuntimeConnector, artifact: Path, *, workers: int = 8, clock: Clock | None = None,
                  checkpoint_interval: float = 5.0, stop: threading.Event | None = None, host_id: str = "",
                  keep_previous: bool = True, interleave: bool = True,
-                 heartbeat: Callable[[], None] | None = None) -> None:
+                 heartbeat: Callable[[], None] | None = None, stop_grace: float = 2.0,
+                 max_pages: int = 100_000) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
         self.connector = connector
         self.artifact = artifact
         self.workers = workers
@@ -101,7 +152,12 @@ class SyncEngine:
         self.keep_previous = keep_previous
         self.interleave = interleave
         self.heartbeat = heartbeat
-        """False: a worker whose bucket is spent waits in place (the naive one-lane-at-a-time baseline)."""
+        self.stop_grace = stop_grace
+        """Seconds a stopped sync gives requests already sent before it checkpoints without them."""
+        self.max_pages = max_pages
+        """The longest chain of pages one call may return (a bound on every paging loop)."""
+        self._halt = threading.Event()
+        """Set on stop or failure: every wait inside a task ends (the tasks are checkpointed, not failed)."""
         self._syncers: dict[str, ResourceSyncer] = {s.resource_type.id: s for s in connector.syncers()}
         self._types: list[ResourceType] = [s.resource_type for s in connector.syncers()]
         self._lanes: dict[str, _Lane] = {}
@@ -185,6 +241,7 @@ class SyncEngine:
                    for lane in self._lanes.values())
 
     def _next_lane(self, now: float) -> _Lane | None:
+        """The next lane with work whose bucket is ready at ``now`` (monotonic)."""
         lanes = list(self._lanes.values())
         n = len(lanes)
         # listing first: it unblocks the per-resource lanes; then round-robin
@@ -198,7 +255,11 @@ class SyncEngine:
 
     # -- running a task (worker threads) ----------------------------------------------------------------
 
-    def _call(self, lane: _Lane, task: _Task) -> Page[Any]:
+    def _call(self, lane: _Lane, task: _Task) -> tuple[Page[Any], str | None]:
+        with stop_scope(self._halt), tracing_requests() as trail:
+            return self._call_syncer(lane, task), trail.last
+
+    def _call_syncer(self, lane: _Lane, task: _Task) -> Page[Any]:
         syncer = self._syncers[lane.rtype]
         with deferring() if self.interleave else contextlib.nullcontext():
             if lane.op == "list":
@@ -249,55 +310,66 @@ class SyncEngine:
             lane.queue = deque(t for t in lane.queue if lane.op not in ("entitlements", "grants")
                                or t.resource is not None)
 
-        futures: dict[cf.Future[Page[Any]], tuple[_Lane, _Task]] = {}
+        futures: dict[cf.Future[tuple[Page[Any], str | None]], tuple[_Lane, _Task]] = {}
         last_checkpoint = self.clock.monotonic()
         failure: BaseException | None = None
-        with cf.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sync-worker") as pool:
+        stopped_at: float | None = None  # monotonic time the coordinator saw the stop (or a failure)
+        self._halt.clear()
+        pool = _Workers(self.workers)
+        try:
             while True:
                 if self.heartbeat is not None:
                     self.heartbeat()
                 stopping = self.stop.is_set() or failure is not None
+                if stopping and stopped_at is None:
+                    stopped_at = self.clock.monotonic()
+                    self._halt.set()  # waits inside running tasks end now
                 if not stopping:
                     for lane in self._lanes.values():
                         self._feed(store, sync_id, lane)
                     pending = sum(len(lane.queue) + len(lane.inflight) for lane in self._lanes.values())
                     self.peak_pending = max(self.peak_pending, pending)
-                    now = self.clock.time()
+                    now = self.clock.monotonic()
                     while len(futures) < self.workers:
                         ready = self._next_lane(now)
                         if ready is None:
                             break
                         task = ready.queue.popleft()
                         ready.inflight.append(task)
-                        futures[pool.submit(self._call, ready, task)] = (ready, task)
+                        futures[pool.submit(functools.partial(self._call, ready, task))] = (ready, task)
                 if not futures:
                     if stopping or self._done():
                         break
                     parked = [lane.parked_until for lane in self._lanes.values() if lane.queue]
-                    if parked:
-                        self.clock.sleep(max(0.0, min(parked) - self.clock.time()))
-                        continue
-                    continue  # only feeds left to refill
-                now = self.clock.time()
-                waits = [self.checkpoint_interval]
+                    if parked:  # every lane with work waits for its bucket: sleep until the first is ready
+                        self.clock.wait(self.stop, max(1e-3, min(parked) - self.clock.monotonic()))
+                    continue  # else only feeds are left to refill
+                if stopped_at is not None and self.clock.monotonic() - stopped_at >= self.stop_grace:
+                    log.info("%d request(s) still running %.0fs after the stop; they run again on resume",
+                             len(futures), self.stop_grace)
+                    break  # their tasks are still in lane.inflight: the checkpoint keeps them
+                now = self.clock.monotonic()
+                waits = [self.checkpoint_interval, _STOP_POLL]
                 if len(futures) < self.workers and not stopping:
                     waits += [lane.parked_until - now for lane in self._lanes.values()
                               if lane.queue and lane.parked_until > now]
-                timeout = max(0.001, min(waits))
-                done, _ = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+                done, _ = cf.wait(futures, timeout=max(0.001, min(waits)), return_when=cf.FIRST_COMPLETED)
                 for fut in done:
                     lane, task = futures.pop(fut)
                     lane.inflight.remove(task)
                     exc = fut.exception()
                     if exc is None:
+                        page, endpoint = fut.result()
                         try:
-                            self._apply(store, sync_id, lane, task, fut.result())
-                        except (RuntimeError, TypeError) as bad:
+                            self._apply(store, sync_id, lane, task, page, endpoint)
+                        except (PagingError, RuntimeError, TypeError) as bad:
                             lane.queue.appendleft(task)
                             failure = failure or bad
                     elif isinstance(exc, BucketBusy):
                         lane.queue.appendleft(task)
                         lane.parked_until = max(lane.parked_until, exc.ready_at)
+                    elif isinstance(exc, SyncInterruptedError) and self._halt.is_set():
+                        lane.queue.appendleft(task)  # stopped while waiting: it runs again on resume
                     elif isinstance(exc, NotFoundError) and not (lane.op == "list" and task.resource_id is None):
                         # a resource (or a fan-out target) deleted mid-sync; a type's own listing must exist
                         log.warning("%s of %s %s: gone while syncing (%s); skipped", lane.op, lane.rtype,
@@ -311,6 +383,9 @@ class SyncEngine:
                     self.checkpoints += 1
                     last_checkpoint = self.clock.monotonic()
                     log.debug("checkpoint: %s", {k: len(v.queue) for k, v in self._lanes.items()})
+        finally:
+            self._halt.set()
+            pool.shutdown(wait=False)
 
         if failure is not None or self.stop.is_set():
             store.checkpoint(sync_id, self._state())
@@ -329,24 +404,37 @@ class SyncEngine:
                  stats["resources"]["total"], stats["entitlements"]["total"], stats["grants"]["total"])
         return SyncResult(sync_id, resumed, duration, stats, pruned)
 
-    def _apply(self, store: WorkingStore, sync_id: str, lane: _Lane, task: _Task, page: Page[Any]) -> None:
+    def _apply(self, store: WorkingStore, sync_id: str, lane: _Lane, task: _Task, page: Page[Any],
+               endpoint: str | None = None) -> None:
         if lane.op == "list":
             store.put_resources(sync_id, _only(page.items, Resource, lane))
         elif lane.op == "entitlements":
             store.put_entitlements(sync_id, _only(page.items, Entitlement, lane))
         else:
             store.put_grants(sync_id, _only(page.items, Grant, lane))
-        if page.next_token is not None and page.next_token == task.token:
-            raise RuntimeError(f"{lane.key}: the connector returned the same page token twice "
-                               f"({page.next_token!r}); refusing to loop")
         for token in page.fanout:
             lane.queue.append(_Task(token=token, resource_id=task.resource_id, resource=task.resource))
         if page.next_token is not None:
-            follow = _Task(token=page.next_token, resource_id=task.resource_id, resource=task.resource)
+            chain = self._follow(lane, task, page.next_token, endpoint)
+            follow = _Task(token=page.next_token, resource_id=task.resource_id, resource=task.resource, chain=chain)
             if page.fanout:
                 lane.queue.append(follow)  # after its fan-out: at most one page of fan-out is pending
             else:
                 lane.queue.appendleft(follow)  # keep page chains moving
+
+    def _follow(self, lane: _Lane, task: _Task, token: str, endpoint: str | None) -> set[str]:
+        """The chain's seen tokens with ``task.token`` added; a cycle or an endless chain is an error."""
+        chain = task.chain if task.chain is not None else set()
+        if task.token is not None:
+            chain.add(task.token)
+        where = f"{lane.key}" + (f" of {task.resource_id}" if task.resource_id else "") + \
+            (f" ({endpoint})" if endpoint else "")
+        if token in chain:
+            raise PagingError(f"{where}: the next-page token {token!r} came back after {len(chain)} page(s), "
+                              "a paging cycle; refusing to loop")
+        if len(chain) + 1 >= self.max_pages:
+            raise PagingError(f"{where}: more than {self.max_pages} pages in one listing; refusing to go on")
+        return chain
 
 
 def _only(items: Sequence[Any], kind: type, lane: _Lane) -> list[Any]:

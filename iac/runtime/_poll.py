@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from iac.runtime._clock import Clock
+from iac.runtime._clock import Clock, pause
 from iac.runtime.errors import RetriableApiError
 
 __all__ = ["poll_until"]
@@ -30,5 +30,5 @@ def poll_until(check: Callable[[], T | None], *, clock: Clock, what: str, timeou
         left = deadline - clock.monotonic()
         if left <= 0:
             raise RetriableApiError(f"{what} did not finish within {timeout:.0f}s")
-        clock.sleep(min(delay, left))
+        pause(clock, min(delay, left), f"waiting for {what}")
         delay = min(max_delay, delay * 2)

@@ -7,24 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
-from iac.runtime._clock import Clock
-from iac.runtime._http import HttpObserver
+from iac.runtime._http import Wiring
 from iac.runtime._protocols import RuntimeConnector
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector as IntegrationSpec
 
 __all__ = ["ConnectorEntry", "Wiring"]
-
-
-@dataclass(frozen=True, slots=True)
-class Wiring:
-    """What the caller injects into a connector's HTTP client (tests, simulators, the bench, metrics)."""
-
-    transport: httpx.BaseTransport | None = None
-    clock: Clock | None = None
-    observer: HttpObserver | None = None
 
 
 @dataclass(frozen=True, slots=True)

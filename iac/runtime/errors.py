@@ -14,7 +14,9 @@
     │       ├── PermissionDeniedError 403: the token lacks a role or scope
     │       ├── NotFoundError         404
     │       ├── ConflictError         409
-    │       └── BadRequestError       other 4xx
+    │       ├── BadRequestError       other 4xx
+    │       ├── PagingError           the vendor's pages loop (a token came back) or never end
+    │       └── EmptyListingError     a listing that cannot be empty was (e.g. a token that sees no users)
     ├── ProvisioningDisabledError     grant/revoke without BATON_PROVISIONING=true
     ├── ArtifactError                 the sync artifact is missing, not ours, or unreadable
     └── SyncInterruptedError          a stop was requested; the sync was checkpointed and can resume
@@ -35,8 +37,10 @@ __all__ = [
     "ConflictError",
     "ConnectionFailedError",
     "ConnectorConfigError",
+    "EmptyListingError",
     "FatalApiError",
     "NotFoundError",
+    "PagingError",
     "PermissionDeniedError",
     "ProvisioningDisabledError",
     "RateLimitedError",
@@ -117,6 +121,14 @@ class ConflictError(FatalApiError):
 
 class BadRequestError(FatalApiError):
     """Any other 4xx."""
+
+
+class PagingError(FatalApiError):
+    """A listing's next-page token came back (a cycle) or its pages did not end within the bound."""
+
+
+class EmptyListingError(FatalApiError):
+    """A listing answered nothing where something must exist: the credentials see less than they should."""
 
 
 class ProvisioningDisabledError(IacError):

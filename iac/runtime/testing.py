@@ -8,6 +8,7 @@ records every request for assertions.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
 import threading
@@ -18,11 +19,12 @@ from typing import Any, TypeVar
 import httpx
 
 from iac.runtime._clock import Clock
+from iac.runtime._clock import VirtualClock as _VirtualClock
 from iac.runtime._settings import RuntimeSettings
 from iac.spec import Connector
 from iac.spec.baton_env import env_name
 
-__all__ = ["MockVendor", "Recorded", "RecordingTransport", "json_response", "pod_environment"]
+__all__ = ["MockVendor", "Recorded", "RecordingTransport", "SkewedClock", "json_response", "pod_environment"]
 
 T = TypeVar("T")
 Handler = Callable[[httpx.Request, re.Match[str]], httpx.Response]
@@ -86,6 +88,27 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
                           headers={"content-type": "application/json", **(headers or {})})
 
 
+class SkewedClock:
+    """Another host's view of a :class:`~iac.runtime.VirtualClock`: the same durations, its wall clock
+    ``offset`` seconds off (a client whose clock runs ahead of the vendor's, or behind)."""
+
+    def __init__(self, base: _VirtualClock, offset: float) -> None:
+        self.base = base
+        self.offset = offset
+
+    def time(self) -> float:
+        return self.base.time() + self.offset
+
+    def monotonic(self) -> float:
+        return self.base.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return self.base.wait(event, seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Recorded:
     time: float
@@ -105,7 +128,8 @@ class _Window:
 class MockVendor:
     """``limits`` maps bucket → requests per ``window`` seconds; buckets not listed are unlimited.
 
-    ``other_usage`` maps bucket → requests other integrations spend at the start of each window.
+    ``other_usage`` maps bucket → requests other integrations spend at the start of each window. Every
+    answer carries ``Date`` from the vendor's clock (as real vendors' do) unless ``send_date`` is False.
     """
 
     clock: Clock
@@ -113,6 +137,7 @@ class MockVendor:
     window: float = 60.0
     bucket_of: Callable[[str, str], str] = lambda method, path: path
     other_usage: dict[str, int] = field(default_factory=dict)
+    send_date: bool = True
     routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
     log: list[Recorded] = field(default_factory=list)
     _windows: dict[str, _Window] = field(default_factory=dict)
@@ -140,6 +165,8 @@ class MockVendor:
         headers: dict[str, str] = {}
         with self._lock:
             now = self.clock.time()
+            if self.send_date:
+                headers["date"] = email.utils.formatdate(now, usegmt=True)
             limit = self.limits.get(bucket)
             if limit is not None:
                 win = self._windows.get(bucket)
@@ -148,7 +175,7 @@ class MockVendor:
                 allowed = win.used < limit
                 if allowed:
                     win.used += 1
-                headers = {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(limit - win.used),
+                headers |= {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(limit - win.used),
                            "x-rate-limit-reset": f"{win.started + self.window:.3f}"}
                 if not allowed:
                     self.log.append(Recorded(now, request.method, path, bucket, 429))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from iac._version import __version__
 from iac.connectors.celigo.client import CELIGO_LIMITS, CeligoClient, celigo_bucket
 from iac.connectors.celigo.config import api_base_url
 from iac.connectors.celigo.provisioner import CeligoProvisioner
 from iac.connectors.celigo.resources import IntegrationSyncer, RoleSyncer, UserSyncer
-from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings, Wiring
+from iac.runtime import HttpClient, HttpClientFactory, ResourceSyncer, RuntimeSettings, Wiring
 from iac.spec import Celigo
 
 __all__ = ["CeligoConnector", "build"]
@@ -43,13 +42,8 @@ class CeligoConnector:
 
 def build(settings: RuntimeSettings, wiring: Wiring) -> CeligoConnector:
     config = settings.config_as(Celigo)
-    http = HttpClient(
-        api_base_url(settings),
-        headers={"Authorization": f"Bearer {settings.secret(config.access_token)}",
-                 "Accept": "application/json", "User-Agent": f"baton-iac-celigo/{__version__}"},
-        transport=wiring.transport, clock=wiring.clock, observer=wiring.observer, bucket_of=celigo_bucket,
-        timeout=settings.http_timeout_seconds, max_connections=settings.workers + 4,
-        pacer=LimitedPacer(CELIGO_LIMITS, share=settings.rate_limit_share, clock=wiring.clock),
-    )
+    clients = HttpClientFactory(settings, wiring, product="celigo", bucket_of=celigo_bucket, limits=CELIGO_LIMITS)
+    http = clients.client(api_base_url(settings), headers={
+        "Authorization": f"Bearer {settings.secret(config.access_token)}", "Accept": "application/json"})
     return CeligoConnector(config, http)
 

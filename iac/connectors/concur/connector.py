@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from iac._version import __version__
 from iac.connectors.concur.auth import ConcurSession
 from iac.connectors.concur.client import ConcurClient, concur_bucket, concur_error_parser
 from iac.connectors.concur.config import token_base_url
 from iac.connectors.concur.provisioner import ConcurProvisioner
 from iac.connectors.concur.resources import RoleSyncer, UserSyncer
-from iac.runtime import Authenticator, HttpClient, Pacer, ResourceSyncer, RuntimeSettings, SystemClock, Wiring
+from iac.runtime import Authenticator, HttpClient, HttpClientFactory, ResourceSyncer, RuntimeSettings, Wiring
 from iac.spec import Concur
 
 __all__ = ["ConcurConnector", "build"]
@@ -45,20 +44,19 @@ class ConcurConnector:
 
 def build(settings: RuntimeSettings, wiring: Wiring) -> ConcurConnector:
     config = settings.config_as(Concur)
-    clock = wiring.clock or SystemClock()
     # Concur publishes no rate limits: no client-side budget; 429 Retry-After is honoured per bucket.
-    pacer = Pacer(share=settings.rate_limit_share, clock=clock)
+    # Every geolocation's clients come from one factory and so share one pacer.
+    clients = HttpClientFactory(settings, wiring, product="concur", bucket_of=concur_bucket,
+                                error_parser=concur_error_parser)
 
     def http_for(origin: str, auth: Authenticator | None) -> HttpClient:
-        headers = {"Accept": "application/json", "User-Agent": f"baton-iac-concur/{__version__}"}
-        return HttpClient(origin, headers=headers, transport=wiring.transport, clock=clock, observer=wiring.observer,
-                          bucket_of=concur_bucket, timeout=settings.http_timeout_seconds,
-                          error_parser=concur_error_parser, pacer=pacer,
-                          max_connections=settings.workers + 4 if auth else 2, auth=auth)
+        return clients.client(origin, headers={"Accept": "application/json"}, auth=auth,
+                              connections=None if auth else 2)
 
     session = ConcurSession(base_url=token_base_url(settings), client_id=config.client_id,
                             client_secret=settings.secret(config.client_secret),
                             refresh_token=settings.secret(config.refresh_token),
-                            trust_any_geolocation=settings.base_url is not None, http_factory=http_for, clock=clock)
+                            trust_any_geolocation=settings.base_url is not None, http_factory=http_for,
+                            clock=clients.clock)
     return ConcurConnector(config, session)
 

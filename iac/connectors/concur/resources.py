@@ -40,6 +40,7 @@ from iac.runtime import (
     Trait,
     UserStatus,
 )
+from iac.runtime.errors import EmptyListingError
 
 __all__ = ["REVIEW", "ROLE", "USER", "RoleSyncer", "UserSyncer"]
 
@@ -102,6 +103,11 @@ class UserSyncer:
 
     def list(self, parent: ResourceRef | None, token: str | None) -> Page[Resource]:
         page = self.client.list_users(token)
+        if token is None and not page.items:
+            # The refresh token belongs to a user of the company, so a working token sees at least that user.
+            raise EmptyListingError("SAP Concur listed no users at all: the refresh token's user cannot read the "
+                                    "company's identities (it needs the identity.user.core.read scope; "
+                                    "see `iac explain concur`)", method="GET", path="/profile/identity/v4.1/Users")
         return Page([self.to_resource(u) for u in page.items if u.get("id")], page.next_cursor)
 
     def entitlements(self, resource: Resource, token: str | None) -> Page[Entitlement]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from iac._version import __version__
 from iac.connectors.coupa.auth import ClientCredentials
 from iac.connectors.coupa.client import COUPA_LIMITS, CoupaClient, coupa_bucket, coupa_error_parser
 from iac.connectors.coupa.config import ACCOUNTING_SCOPE, api_base_url, token_scopes
@@ -17,7 +16,7 @@ from iac.connectors.coupa.resources import (
     RoleSyncer,
     UserSyncer,
 )
-from iac.runtime import HttpClient, LimitedPacer, ResourceSyncer, RuntimeSettings, TokenProvider, Wiring
+from iac.runtime import HttpClient, HttpClientFactory, ResourceSyncer, RuntimeSettings, TokenProvider, Wiring
 from iac.spec import Coupa
 
 __all__ = ["CoupaConnector", "build"]
@@ -61,18 +60,13 @@ class CoupaConnector:
 def build(settings: RuntimeSettings, wiring: Wiring) -> CoupaConnector:
     config = settings.config_as(Coupa)
     base = api_base_url(settings)
-    agent = {"User-Agent": f"baton-iac-coupa/{__version__}"}
-    # One pacer for both clients: the token endpoint and the API are limited separately by Coupa.
-    pacer = LimitedPacer(COUPA_LIMITS, share=settings.rate_limit_share, clock=wiring.clock)
-    token_http = HttpClient(base, headers=agent, transport=wiring.transport, clock=wiring.clock,
-                            observer=wiring.observer, bucket_of=coupa_bucket, timeout=settings.http_timeout_seconds,
-                            error_parser=coupa_error_parser, pacer=pacer, max_connections=2)
+    # One factory, so one pacer for both clients: Coupa limits the token endpoint and the API separately.
+    clients = HttpClientFactory(settings, wiring, product="coupa", bucket_of=coupa_bucket,
+                                error_parser=coupa_error_parser, limits=COUPA_LIMITS)
+    token_http = clients.client(base, connections=2)
     fetch = ClientCredentials(token_http, config.client_id, settings.secret(config.client_secret),
                               token_scopes(settings.provisioning), optional=(ACCOUNTING_SCOPE,))
-    tokens = TokenProvider(fetch, clock=wiring.clock)
-    http = HttpClient(base, headers={"Accept": "application/json", **agent}, transport=wiring.transport,
-                      clock=wiring.clock, observer=wiring.observer, bucket_of=coupa_bucket,
-                      timeout=settings.http_timeout_seconds, error_parser=coupa_error_parser, pacer=pacer,
-                      max_connections=settings.workers + 4, auth=tokens)
+    tokens = TokenProvider(fetch, clock=clients.clock)
+    http = clients.client(base, headers={"Accept": "application/json"}, auth=tokens)
     return CoupaConnector(config, http, tokens, token_http)
 

@@ -37,6 +37,7 @@ from iac.runtime import (
     Trait,
     UserStatus,
 )
+from iac.runtime.errors import EmptyListingError
 
 __all__ = [
     "ACCOUNT_GROUP",
@@ -124,6 +125,10 @@ class UserSyncer:
 
     def list(self, parent: ResourceRef | None, token: str | None) -> Page[Resource]:
         page = self.client.list_users(_offset(token))
+        if token is None and not page.items:
+            # Every Coupa instance has users (someone created this OAuth client): none means the client sees none.
+            raise EmptyListingError("Coupa listed no users at all: the OAuth client cannot read users (grant it the "
+                                    "core.user.read scope; see `iac explain coupa`)", method="GET", path="/api/users")
         return Page([self.to_resource(u) for u in page.items], _token(page))
 
     def entitlements(self, resource: Resource, token: str | None) -> Page[Entitlement]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iac.runtime import HttpClient, next_link
-from iac.runtime.errors import ApiError, ConflictError, NotFoundError
+from iac.runtime.errors import ApiError, ConflictError, NotFoundError, PagingError
 
 __all__ = ["PAGE_SIZES", "Listing", "OktaClient", "okta_bucket"]
 
@@ -144,16 +144,24 @@ class OktaClient:
 
     # -- existence checks (provisioning idempotency) ----------------------------------------------------
 
-    def is_group_member(self, group_id: str, user_id: str) -> bool:
-        """Page the group's members until ``user_id`` turns up (most groups fit one page of 1000)."""
+    def is_group_member(self, group_id: str, user_id: str, *, max_pages: int = 10_000) -> bool:
+        """Page the group's members until ``user_id`` turns up (most groups fit one page of 1000). A next link
+        seen before (a paging cycle) or more than ``max_pages`` pages is a :class:`PagingError`."""
         next_url: str | None = None
-        while True:
+        seen: set[str] = set()
+        path = f"/api/v1/groups/{group_id}/users"
+        while len(seen) < max_pages:
             page = self.list_group_users(group_id, next_url)
             if any(item.get("id") == user_id for item in page.items):
                 return True
             if page.next is None:
                 return False
+            if page.next in seen:
+                raise PagingError(f"the next link {page.next!r} came back after {len(seen) + 1} page(s), a paging "
+                                  "cycle; refusing to loop", method="GET", path=path)
+            seen.add(page.next)
             next_url = page.next
+        raise PagingError(f"more than {max_pages} pages of members; refusing to go on", method="GET", path=path)
 
     def app_user_exists(self, app_id: str, user_id: str) -> bool:
         try:

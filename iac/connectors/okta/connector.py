@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from iac._version import __version__
 from iac.connectors.okta.client import OktaClient, okta_bucket
 from iac.connectors.okta.config import api_base_url
 from iac.connectors.okta.provisioner import OktaProvisioner
@@ -17,7 +16,7 @@ from iac.connectors.okta.resources import (
     RoleSyncer,
     UserSyncer,
 )
-from iac.runtime import HttpClient, Provisioner, ResourceSyncer, RuntimeSettings, Wiring
+from iac.runtime import HttpClient, HttpClientFactory, Provisioner, ResourceSyncer, RuntimeSettings, Wiring
 from iac.spec import Okta
 
 __all__ = ["OktaConnector", "build"]
@@ -60,13 +59,8 @@ class OktaConnector:
 
 def build(settings: RuntimeSettings, wiring: Wiring) -> OktaConnector:
     config = settings.config_as(Okta)
-    http = HttpClient(
+    http = HttpClientFactory(settings, wiring, product="okta", bucket_of=okta_bucket).client(
         api_base_url(settings),
-        headers={"Authorization": f"SSWS {settings.secret(config.api_token)}",
-                 "Accept": "application/json", "User-Agent": f"baton-iac-okta/{__version__}"},
-        transport=wiring.transport, clock=wiring.clock, observer=wiring.observer,
-        share=settings.rate_limit_share, bucket_of=okta_bucket, timeout=settings.http_timeout_seconds,
-        max_connections=settings.workers + 4,
-    )
+        headers={"Authorization": f"SSWS {settings.secret(config.api_token)}", "Accept": "application/json"})
     return OktaConnector(config, http)
 

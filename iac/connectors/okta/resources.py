@@ -35,7 +35,7 @@ from iac.runtime import (
     Trait,
     UserStatus,
 )
-from iac.runtime.errors import PermissionDeniedError
+from iac.runtime.errors import EmptyListingError, PermissionDeniedError
 from iac.spec.integrations.okta import STANDARD_ROLES
 
 __all__ = [
@@ -158,6 +158,12 @@ class UserSyncer:
 
     def list(self, parent: ResourceRef | None, token: str | None) -> Page[Resource]:
         listing = self.client.list_users(token)
+        if token is None and not listing.items and listing.next is None:
+            # Okta answers [] rather than 403 when the token's admin holds no admin role.
+            raise EmptyListingError(
+                "Okta listed no users at all. Okta answers an empty list when the API token belongs to an admin "
+                "without an administrator role: create the token as an admin holding the Read-Only "
+                "Administrator role or higher (see `iac explain okta`)", method="GET", path="/api/v1/users")
         return Page([self.to_resource(u) for u in listing.items if self.keep(u.get("profile") or {})],
                     listing.next)
 
