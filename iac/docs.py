@@ -112,8 +112,9 @@ def catalog_markdown() -> str:
         "",
         "Every connector also takes " + ", ".join(f"`{s.name}` ({s.env})" for s in common)
         + f", `conductorone=ConductorOne(client_id=..., client_secret=...)` ({_C1_ENV}), "
-        "`image=`, `resources=` and `egress_ports=`; and `hosting=` (`\"self\"`, the default: rendered into your "
-        "cluster, or `\"cloud\"`: ConductorOne runs it, see `docs/conductorone.md`).",
+        "`image=`, `resources=`, `egress_ports=` and `metrics_from=MetricsFrom(namespaces=[...], pods={...})` (who "
+        "may reach the health and metrics port; by default no one); and `hosting=` (`\"self\"`, the default: "
+        "rendered into your cluster, or `\"cloud\"`: ConductorOne runs it, see `docs/conductorone.md`).",
         "",
         README_END,
         "",

@@ -5,7 +5,7 @@ Render it with the demo credentials that `make demo` exports, or your own:
     OKTA_API_TOKEN=... COUPA_CLIENT_SECRET=... iac render stacks/example.py
 """
 
-from iac import Celigo, Concur, ConductorOne, Coupa, Okta, Stack, secret
+from iac import Celigo, Concur, ConductorOne, Coupa, MetricsFrom, Okta, Stack, secret
 
 stack = Stack(
     "example",
@@ -22,6 +22,8 @@ stack.add(
         sync_custom_roles=True,
         skip_secondary_emails=True,
         provisioning=True,
+        # Only Prometheus in the monitoring namespace may scrape /metrics; nothing else reaches the pod.
+        metrics_from=MetricsFrom(namespaces=["monitoring"], pods={"app.kubernetes.io/name": "prometheus"}),
     ),
     Coupa(
         "coupa",

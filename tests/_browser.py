@@ -35,7 +35,7 @@ def chromium_binary() -> str:
 class Browser:
     """One chromium process with one page. ``events`` keeps every event received (for network checks)."""
 
-    def __init__(self, profile: Path, *, width: int = 1280, height: int = 1000, timeout: float = 30) -> None:
+    def __init__(self, profile: Path, *, width: int = 1280, height: int = 1000, timeout: float = 90) -> None:
         self.timeout = timeout
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()

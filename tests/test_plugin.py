@@ -22,9 +22,10 @@ from conftest import RunIac
 from test_fault_matrix import run_fault_case, run_provisioning_case, serving_org
 
 from iac import load_stack
-from iac.demo import run_demo
+from iac.demo import review_demo, run_demo
 from iac.errors import PluginError
 from iac.plugins import ENTRY_POINT_GROUP, IntegrationPlugin, get_plugin, plugins, refresh, resolve
+from iac.review import review_file
 from iac.runtime import Artifact
 
 TOY = Path(__file__).resolve().parent / "toy_plugin"
@@ -151,6 +152,15 @@ def test_the_demo_syncs_the_toy(toy_env: dict[str, str], tmp_path: Path) -> None
     assert (row.connector, row.integration, row.status) == ("toy", "toy", "synced")
     assert row.resources == 20 + 4 and row.grants > 0 and row.requests > 0
     assert (manifests / "toy" / "deployment-baton-toy.yaml").is_file()
+    # The access review applies the rules the toy declares: its admins team is privileged.
+    [report] = review_demo(results, tmp_path)
+    assert row.artifact is not None
+    review = review_file(row.artifact, tmp_path / "again.html").review
+    assert review.facts.declared_by == "toy" and report.name == "toy.html"
+    with Artifact(row.artifact) as opened:
+        admins = {g[0].rsplit(":", 1)[1] for g in opened.content()["grants"] if g[0].startswith("team:t00:member:")}
+    assert {(review.res_id[r], review.ent_id[e]) for r, e, _ in review.privileged} == \
+        {(user, "team:t00:member") for user in admins} and admins
 
 
 def test_the_toy_catalog_is_what_its_connector_syncs(toy_env: dict[str, str], tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from conftest import EXAMPLE_ENV, REPO_ROOT, RunIac
 
-from iac import Celigo, Concur, Coupa, Custom, Okta, Resources, Stack, load_stack, secret
-from iac.errors import RenderError
+from iac import Celigo, Concur, Coupa, Custom, MetricsFrom, Okta, Resources, Stack, load_stack, secret
+from iac.errors import RenderError, SpecError
 from iac.render import (
     manifests_to_yaml,
     render_manifests,
@@ -113,14 +113,31 @@ def test_pods_meet_pod_security_restricted(example_env: dict[str, str]) -> None:
         assert sa["automountServiceAccountToken"] is False
 
 
-def test_network_policy_is_egress_only_but_health(example_env: dict[str, str]) -> None:
-    for policy in by_kind(render_stack(load_stack(EXAMPLE)), "NetworkPolicy"):
-        spec = policy["spec"]
+def test_network_policy_admits_only_what_metrics_from_names(example_env: dict[str, str]) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in by_kind(render_stack(load_stack(EXAMPLE)), "NetworkPolicy")}
+    assert policies["baton-okta"]["ingress"] == [{  # the example names Prometheus in namespace monitoring
+        "from": [{"namespaceSelector": {"matchExpressions": [
+                     {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring"]}]},
+                  "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+        "ports": [{"port": 8081, "protocol": "TCP"}]}]
+    for name, spec in policies.items():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
-        assert spec["ingress"] == [{"ports": [{"port": 8081, "protocol": "TCP"}]}]
+        if name != "baton-okta":  # by default no one: kubelet probes come from the node, always admitted
+            assert spec["ingress"] == []
         https = spec["egress"][1]
         assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
         assert https["to"][0]["ipBlock"]["except"] == ["169.254.169.254/32"]
+
+
+def test_metrics_from_pods_only_means_the_connectors_own_namespace() -> None:
+    stack = Stack("t", namespace="ns").add(Okta("okta", domain="acme.okta.com", api_token=secret.env("T"),
+                                                metrics_from=MetricsFrom(pods={"app": "vmagent"})))
+    [policy] = by_kind(render_stack(stack, environ={"T": "t0k3n"}), "NetworkPolicy")
+    assert policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"app": "vmagent"}}}]
+    with pytest.raises(SpecError, match="name at least one namespace or pod label; leave metrics_from unset"):
+        MetricsFrom()
+    with pytest.raises(SpecError, match="not a Kubernetes label value"):
+        MetricsFrom(pods={"app": "not ok!"})
 
 
 def test_namespace_is_created_only_when_asked_and_enforces_restricted() -> None:

@@ -66,3 +66,14 @@ def test_a_quick_local_run_may_skip(tmp_path: Path) -> None:
     assert result.returncode == pytest.ExitCode.OK, result.stdout
     assert "1 passed, 3 skipped" in result.stdout
     assert run_probe(tmp_path, "0").returncode == pytest.ExitCode.OK
+
+
+def test_only_the_gate_skips() -> None:
+    """One helper decides whether a test may skip: no module keeps its own rule (a copied `_required()`, a
+    `skipif`, an `importorskip`); a missing component goes through `_required.unavailable`."""
+    own_rules = ("pytest.skip(", "importorskip(", "mark.skip", "skipif(", 'environ.get("CI")', "def _required(")
+    offenders = [f"{path.relative_to(TESTS)}:{number}: {line.strip()}"
+                 for path in sorted(TESTS.rglob("*.py")) if path.name not in ("_required.py", "test_required.py")
+                 for number, line in enumerate(path.read_text().splitlines(), start=1)
+                 if any(rule in line for rule in own_rules)]
+    assert not offenders, "\n".join(offenders)

@@ -183,6 +183,9 @@ def test_report_opens_in_chromium_with_counts_equal_to_inspect(org: Org, report:
         headings = browser.evaluate("[...document.querySelectorAll('h2')].map(h => h.textContent)")
         assert headings[1:] == ["Privileged access", "Access that should be gone",
                                 "What changed since the previous sync", "Accounts", "Entitlements", "Grants"]
+        footer = browser.evaluate("document.querySelector('footer').textContent")
+        assert "No decision is recorded here" in footer and "ConductorOne" in footer
+        assert browser.evaluate("document.getElementById('sync-id').textContent") == review.sync.sync_id
         assert _counts(browser) == {
             "count-privileged-holdings": len(review.privileged), "count-inactive-with-access": len(review.inactive),
             "count-changes": 3, "count-accounts": stats[("resources", "user")],

@@ -149,8 +149,9 @@ def test_bad_credentials_make_ready_and_health_fail_but_not_live(org: tuple[Okta
     try:
         wait_until(lambda: (r := get(port, "/ready")) is not None and r.status_code == 503
                    and r.json().get("status") == "error")
-        health = get(port, "/health")
-        assert health is not None and health.status_code == 503 and "E0000011" in health.json()["error"]
+        health, ready = get(port, "/health"), get(port, "/ready")
+        assert health is not None and health.status_code == 503 and health.json() == {"status": "error"}
+        assert ready is not None and ready.json() == {"status": "error"}  # why is in the log, not the answer
         live = get(port, "/live")
         assert live is not None and live.status_code == 200
         metrics = get(port, "/metrics")
@@ -159,24 +160,25 @@ def test_bad_credentials_make_ready_and_health_fail_but_not_live(org: tuple[Okta
         code, stderr = stop(proc)
     assert code == 0
     assert "00wrongServiceToken1234" not in stderr
+    assert "E0000011" in stderr  # the detail is logged
 
 
 def test_health_endpoints_in_process() -> None:
     from starlette.testclient import TestClient
 
     state = ServiceState(live_after=600)
-    calls = []
-
-    def validate() -> None:
-        calls.append(1)
-
-    app = health_app(state, Metrics("okta"), validate)
+    app = health_app(state, Metrics("okta"))  # no connector: probes never call the vendor
     with TestClient(app) as client:
         assert client.get("/ready").status_code == 503  # not started yet
         state.started = True
         assert client.get("/ready").json() == {"status": "ok"}
-        assert client.get("/health").status_code == 200 and client.get("/health").status_code == 200
-        assert len(calls) == 1  # cached between probes
+        assert client.get("/health").status_code == 200 and client.get("/health").json() == {"status": "ok"}
+        state.fatal_error = "GET /api/v1/users: HTTP 401: Invalid token provided [E0000011]"
+        for path in ("/ready", "/health"):
+            answer = client.get(path)
+            assert answer.status_code == 503 and answer.json() == {"status": "error"}, path
+        state.fatal_error = None
         state.heartbeat -= 601
         assert client.get("/live").status_code == 503
+        assert client.get("/health").json() == {"status": "stalled"}
         assert "baton_sync_duration_seconds" in client.get("/metrics").text

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 import yaml
 from _cluster import KubeCluster
+from _required import unavailable
 from conftest import EXAMPLE_ENV, REPO_ROOT
 from lightkube import Client
 from lightkube.core.exceptions import ApiError
@@ -79,15 +80,8 @@ stack.add(
 '''
 
 
-def _required() -> bool:
-    ci = os.environ.get("CI", "").strip().lower()
-    return ci not in ("", "0", "false", "no") or os.environ.get("IAC_REQUIRE_CLUSTER") == "1"
-
-
 def _unavailable(message: str) -> None:
-    if _required():
-        pytest.fail(f"required in CI / with IAC_REQUIRE_CLUSTER=1: {message}", pytrace=False)
-    pytest.skip(message)
+    unavailable("Terraform with hashicorp/kubernetes", message)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from iac.cli._app import app, err, out, user_errors
 
 @app.command()
 def review(
-    file: Annotated[Path, typer.Argument(help="A sync artifact (iac connector … sync --file).", show_default=False)],
+    file: Annotated[Path, typer.Argument(
+        help="A sync artifact (iac connector … sync --file) or any baton connector's c1z v1.", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML report to write (one self-contained file).",
                                          show_default=False)],
     previous: Annotated[Path | None, typer.Option(

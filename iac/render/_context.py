@@ -14,7 +14,15 @@ from typing import Any
 
 from iac._version import __version__
 from iac.errors import SecretResolutionError
-from iac.spec import Connector, Resources, Stack, baton_env, conductorone_settings, env_value_items, format_plain
+from iac.spec import (
+    Connector,
+    Resources,
+    Stack,
+    baton_env,
+    conductorone_settings,
+    env_value_items,
+    format_plain,
+)
 from iac.spec.integrations import Custom
 from iac.spec.secret import (
     ConductorOneCredential,
@@ -76,6 +84,9 @@ class ConnectorContext:
     external_secrets: list[ExternalSecretContext]
     secret_checksum: str
     health_port: int | None
+    metrics_namespaces: tuple[str, ...]
+    """metrics_from: the namespaces whose pods may reach the health port (with metrics_pods: those pods)."""
+    metrics_pods: dict[str, str]
     egress_ports: tuple[int, ...]
     resources: dict[str, dict[str, str]]
 
@@ -169,6 +180,8 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
         external_secrets=external_list,
         secret_checksum=_checksum(stack, connector, secret_data, key_refs, external_list),
         health_port=health_port,
+        metrics_namespaces=connector.metrics_from.namespaces if connector.metrics_from else (),
+        metrics_pods=connector.metrics_from.pods if connector.metrics_from else {},
         egress_ports=connector.egress_ports,
         resources={"requests": resources.requests, "limits": resources.limits},
     )

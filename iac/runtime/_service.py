@@ -5,8 +5,12 @@ the rendered manifests set 0.0.0.0 so kubelet probes reach it):
 
 ``/live``     200 while the sync loop is making progress (its heartbeat is recent), else 503.
 ``/ready``    200 once the loop runs and the last sync did not fail on credentials or config.
-``/health``   runs the connector's credential check (cached for 10 s, 30 s timeout).
+``/health``   200 when both hold, else 503.
 ``/metrics``  Prometheus text: sync duration, requests, 429s, retries, last success time.
+
+Probes answer from what the sync loop recorded: they never call the vendor (a probe flood cannot spend the
+org's rate limit or lock the token out) and never say why (the reason is in the log, not in an answer any
+caller allowed by the NetworkPolicy could read): ``{"status": "ok" | "starting" | "error" | "stalled"}``.
 
 SIGTERM or SIGINT sets the stop event: a running sync stops taking new work, ends every wait at once,
 gives requests already sent a moment (the engine's ``stop_grace``), checkpoints (the next start resumes it)
@@ -99,9 +103,6 @@ class ServiceState:
     fatal_error: str | None = None
     heartbeat: float = field(default_factory=time.monotonic)
     live_after: float = 600.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _validated_at: float = -1e9
-    _validation: str | None = None
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
@@ -109,31 +110,8 @@ class ServiceState:
     def live(self) -> bool:
         return time.monotonic() - self.heartbeat < self.live_after
 
-    def check(self, validate: Callable[[], None], *, cache: float = 10.0, timeout: float = 30.0) -> str | None:
-        """Run ``validate`` at most every ``cache`` seconds; returns the error text or None."""
-        with self._lock:
-            if time.monotonic() - self._validated_at < cache:
-                return self._validation
-            outcome: list[str | None] = []
 
-            def run() -> None:
-                try:
-                    validate()
-                    outcome.append(None)
-                except IacError as exc:
-                    outcome.append(str(exc))
-                except Exception as exc:
-                    outcome.append(f"{type(exc).__name__}")
-
-            worker = threading.Thread(target=run, daemon=True, name="health-validate")
-            worker.start()
-            worker.join(timeout)
-            self._validation = outcome[0] if outcome else f"credential check timed out after {timeout:.0f}s"
-            self._validated_at = time.monotonic()
-            return self._validation
-
-
-def health_app(state: ServiceState, metrics: Metrics, validate: Callable[[], None]) -> Starlette:
+def health_app(state: ServiceState, metrics: Metrics) -> Starlette:
     async def live(request: Request) -> Response:
         ok = state.live()
         return JSONResponse({"status": "ok" if ok else "stalled"}, status_code=200 if ok else 503)
@@ -142,14 +120,13 @@ def health_app(state: ServiceState, metrics: Metrics, validate: Callable[[], Non
         if not state.started:
             return JSONResponse({"status": "starting"}, status_code=503)
         if state.fatal_error:
-            return JSONResponse({"status": "error", "error": state.fatal_error}, status_code=503)
+            return JSONResponse({"status": "error"}, status_code=503)  # the reason is in the log
         return JSONResponse({"status": "ok"})
 
-    def health(request: Request) -> Response:  # sync: Starlette runs it in a thread
-        error = state.check(validate)
-        if error:
-            return JSONResponse({"status": "error", "error": error}, status_code=503)
-        return JSONResponse({"status": "ok"})
+    async def health(request: Request) -> Response:
+        if not state.live():
+            return JSONResponse({"status": "stalled"}, status_code=503)
+        return await ready(request)
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -208,7 +185,7 @@ def run_service(connector: RuntimeConnector, settings: RuntimeSettings, metrics:
     state = ServiceState(live_after=max(600.0, 3 * settings.interval))
     server: HealthServer | None = None
     if settings.health_check is not False:
-        server = HealthServer(health_app(state, metrics, connector.validate),
+        server = HealthServer(health_app(state, metrics),
                               settings.health_check_bind_address, settings.health_check_port)
         server.start()
         sock = server.server.servers[0].sockets[0].getsockname() if server.server.servers else None

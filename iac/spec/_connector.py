@@ -21,6 +21,7 @@ from pydantic import (
     StrictBool,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from iac.errors import SpecError
@@ -162,6 +163,44 @@ class Resources(SpecModel):
         return dict(sorted(value.items()))
 
 
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+class MetricsFrom(SpecModel):
+    """Who may reach the connector's health and metrics port (the NetworkPolicy's only ingress rule).
+
+    ``namespaces``: names of the namespaces allowed (all their pods, or those matching ``pods``); ``pods``: pod
+    labels (in those namespaces, or in the connector's own). Without it nothing may connect: kubelet probes
+    need no rule, since a NetworkPolicy always admits traffic from the pod's own node."""
+
+    namespaces: tuple[str, ...] = ()
+    pods: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted({check_dns_label(name, "namespace") for name in value}))
+
+    @field_validator("pods")
+    @classmethod
+    def _pod_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            if not _LABEL_KEY.match(key) or len(key) > 317:
+                raise ValueError(f"{key!r} is not a Kubernetes label key")
+            if not isinstance(label, str) or not _LABEL_VALUE.match(label):
+                raise ValueError(f"label {key}: {label!r} is not a Kubernetes label value (at most 63 characters: "
+                                 "letters, digits, '-', '_', '.')")
+        return dict(sorted(value.items()))
+
+    @model_validator(mode="after")
+    def _something(self) -> MetricsFrom:
+        if not self.namespaces and not self.pods:
+            raise ValueError("name at least one namespace or pod label; leave metrics_from unset to admit no one")
+        return self
+
+
 class ConductorOne(SpecModel):
     """ConductorOne client credentials (from "Add connector → Baton → Rotate" in ConductorOne).
 
@@ -263,6 +302,8 @@ class Connector(BaseModel):
     image: str | None = None
     resources: Resources | None = None
     egress_ports: tuple[Annotated[int, Field(ge=1, le=65535)], ...] = (443,)
+    metrics_from: MetricsFrom | None = None
+    """Who may reach the health and metrics port; None: no one (kubelet probes need no rule)."""
     hosting: Hosting = "self"
     """``self``: rendered into your cluster; ``cloud``: ConductorOne runs it (see ``Integration.hosting``)."""
 

@@ -28,6 +28,7 @@ PLUGIN = IntegrationPlugin(
     name="toy",
     spec="baton_toy.spec:Toy",
     connector="baton_toy.connector:build",
+    review="baton_toy.connector:REVIEW",
     simulator=Simulator(
         factory="baton_toy.sim:ToySim",
         help="Serve a simulated Toy organisation until Ctrl-C (Authorization: Bearer <token>).",

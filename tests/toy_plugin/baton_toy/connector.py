@@ -11,12 +11,14 @@ from iac.runtime import (
     Grant,
     HttpClient,
     Page,
+    Privileged,
     ProvisionOutcome,
     ProvisionResult,
     Resource,
     ResourceRef,
     ResourceSyncer,
     ResourceType,
+    ReviewFacts,
     RuntimeSettings,
     Trait,
     Wiring,
@@ -25,6 +27,10 @@ from iac.runtime.errors import BadRequestError
 
 USER = ResourceType("user", "User", (Trait.USER,), "Toy users", has_entitlements=False, has_grants=False)
 TEAM = ResourceType("team", "Team", (Trait.GROUP,), "Toy teams")
+REVIEW = ReviewFacts(privileged=(Privileged("team", "member of team t00, the Toy admins",
+                                            resource_ids=frozenset({"t00"}), critical=True),),
+                     declared_by="toy")
+"""What `iac review` reports as privileged for Toy (its users have no status, so nothing is inactive)."""
 
 
 def _page(http: HttpClient, path: str, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
