@@ -248,6 +248,9 @@ def test_tables_filter_sort_and_open_details_through_the_page_script(org: Org, r
                                             for m in grants if m["entitlement_id"] == source)
         browser.evaluate(f"location.hash = 'entitlement/{app}'")
         browser.evaluate("new Promise(r => setTimeout(r, 200))")
+        assert browser.evaluate("document.querySelectorAll('#entitlement-detail-table tbody tr').length") == \
+            min(50, sum(expected_holders.values()))  # a page at a time, like every table
+        browser.evaluate("window.accessReview.tables['entitlement-detail'].printAll(true)")
         holders = browser.evaluate("""[...document.querySelectorAll('#entitlement-detail-table tbody tr')].map(tr =>
             [tr.querySelector('[data-holder]').dataset.holder, tr.querySelector('[data-via]').dataset.via])""")
         assert Counter(map(tuple, holders)) == expected_holders and len(expected_holders) > 1

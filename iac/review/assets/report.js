@@ -225,6 +225,16 @@
     return {
       search(query) { input.value = query; apply(query); },
       printAll(on) { state.limit = on ? PRINT_LIMIT : PAGE; if (!on) state.page = 0; render(); },
+      // A new set of rows (the detail tables): search, sort and page start over.
+      reset(newCount, newSpec) {
+        count = newCount;
+        spec = newSpec;
+        haystack = null;
+        state.sortCol = -1;
+        heads.forEach((h) => h.setAttribute("aria-sort", "none"));
+        input.value = "";
+        apply("");
+      },
       get total() { return state.rows.length; },
     };
   }
@@ -344,25 +354,13 @@
   });
 
   // -- details --------------------------------------------------------------------------------------------
-  function fill(tableId, rows, build) {
-    const tbody = document.querySelector("#" + tableId + " tbody");
-    const fragment = document.createDocumentFragment();
-    for (const row of rows.slice(0, PRINT_LIMIT)) {
-      const tr = el("tr");
-      for (const cell of build(row)) {
-        const td = el("td");
-        if (cell instanceof Node) td.appendChild(cell); else td.textContent = cell;
-        tr.appendChild(td);
-      }
-      fragment.appendChild(tr);
-    }
-    tbody.replaceChildren(fragment);
-    if (!rows.length) {
-      const tr = el("tr"), td = el("td", "Holds nothing.", "muted");
-      td.colSpan = tbody.closest("table").tHead.rows[0].cells.length;
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-    }
+  // The detail tables page like the others: one account's access, or an entitlement's holders (100k for
+  // an "Everyone" group), never more than a page in the DOM.
+  tables["account-detail"] = makeTable("account-detail", 0, { cells() { return {}; } });
+  tables["entitlement-detail"] = makeTable("entitlement-detail", 0, { cells() { return {}; } });
+
+  function viaCell(h) {
+    return { text: viaText(h), sort: viaKey(h), node: () => { const s = el("span", viaText(h)); s.dataset.via = viaKey(h); return s; } };
   }
 
   function showAccount(r) {
@@ -373,13 +371,13 @@
       + (res.x[r] ? " — inactive: " + res.x[r] : "");
     section.dataset.principal = key(r);
     section.dataset.rows = String(rows.length);
-    fill("account-detail-table", rows, ([e, h]) => {
-      const s = el("span", viaText(h));
-      s.dataset.via = viaKey(h);
-      const link = entitlementLink(e).node();
-      link.dataset.entitlement = ent.id[e];
-      return [link, entResource(e), types[res.t[ent.r[e]]], privText(e), s];
-    });
+    tables["account-detail"].reset(rows.length, { cells(i) {
+      const [e, h] = rows[i];
+      const link = entitlementLink(e);
+      return { entitlement: { text: link.text, sort: link.sort, node: () => {
+        const a = link.node(); a.dataset.entitlement = ent.id[e]; return a; } },
+        resource: entResource(e), type: types[res.t[ent.r[e]]], privileged: privText(e), path: viaCell(h) };
+    } });
     section.hidden = false;
     section.scrollIntoView();
     heading.focus();
@@ -392,13 +390,14 @@
     heading.textContent = "Holders of " + ent.n[e] + " (" + ent.id[e] + "): " + fmt.format(rows.length) + " rows";
     section.dataset.entitlement = ent.id[e];
     section.dataset.rows = String(rows.length);
-    fill("entitlement-detail-table", rows, ([r, h]) => {
-      const s = el("span", viaText(h));
-      s.dataset.via = viaKey(h);
-      const holder = accountIndex.has(r) ? accountLink(r).node() : el("span", resLabel(r));
-      holder.dataset.holder = key(r);
-      return [holder, types[res.t[r]], res.s[r] + (res.x[r] ? " (inactive)" : ""), s];
-    });
+    tables["entitlement-detail"].reset(rows.length, { cells(i) {
+      const [r, h] = rows[i];
+      return { holder: { text: resLabel(r), sort: res.n[r], node: () => {
+        const holder = accountIndex.has(r) ? accountLink(r).node() : el("span", resLabel(r));
+        holder.dataset.holder = key(r);
+        return holder;
+      } }, type: types[res.t[r]], status: res.s[r] + (res.x[r] ? " (inactive)" : ""), path: viaCell(h) };
+    } });
     section.hidden = false;
     section.scrollIntoView();
     heading.focus();
@@ -429,7 +428,7 @@
   if (location.hash) route();
 
   // Printing: the decision tables print whole (up to PRINT_LIMIT rows), the long ones their current page.
-  const printed = ["privileged", "inactive", "changes"];
+  const printed = ["privileged", "inactive", "changes", "account-detail", "entitlement-detail"];
   window.addEventListener("beforeprint", () => printed.forEach((t) => tables[t] && tables[t].printAll(true)));
   window.addEventListener("afterprint", () => printed.forEach((t) => tables[t] && tables[t].printAll(false)));
 
