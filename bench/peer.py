@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -81,9 +82,11 @@ def _fresh(sim: Any) -> None:
     sim.rate_limiter.reset()
 
 
-def _counted(sim: Any) -> tuple[int, int]:
+def _counted(sim: Any) -> tuple[int, int, dict[str, int]]:
+    """Requests, 429s, and requests by endpoint (what bounds the count)."""
     by_endpoint = sim.stats.by_endpoint()
-    return sim.stats.count(), sum(codes.get("429", 0) for codes in by_endpoint.values())
+    per_endpoint = {name: sum(codes.values()) for name, codes in sorted(by_endpoint.items())}
+    return sim.stats.count(), sum(codes.get("429", 0) for codes in by_endpoint.values()), per_endpoint
 
 
 def upstream_run(vendor: Vendor, sim: Any, app: Any, workdir: Path) -> dict[str, Any]:
@@ -92,9 +95,10 @@ def upstream_run(vendor: Vendor, sim: Any, app: Any, workdir: Path) -> dict[str,
     with vendor_endpoint(app, vendor.hostname, workdir) as endpoint:
         run = run_upstream(vendor.binary, [*vendor.upstream_args(sim), "-f", str(artifact)], endpoints=[endpoint],
                            env=vendor.upstream_env(sim), timeout=3600)
-    requests, limited = _counted(sim)
+    requests, limited, per_endpoint = _counted(sim)
     errors = run.error_lines()
     report = {"wall_s": round(run.wall_seconds, 2), "requests": requests, "http_429": limited,
+              "requests_by_endpoint": per_endpoint,
               "peak_rss_mb": round(run.peak_rss_bytes / 2**20, 1),
               "artifact_bytes": artifact.stat().st_size if artifact.exists() else 0,
               "exit_code": run.returncode, "error_lines": len(errors),
@@ -110,8 +114,9 @@ def our_run(vendor: Vendor, sim: Any, base_url: str, workdir: Path, share: float
     env = sync_env(vendor.spec, simulator=base_url, file=artifact, workers=workers, share=share,
                    **vendor.our_settings(sim)) | {"PEER_CONNECTOR": vendor.spec.integration.name}
     summary = _child(env)
-    requests, limited = _counted(sim)
+    requests, limited, per_endpoint = _counted(sim)
     return {"share": share, "wall_s": round(summary["wall"], 2), "requests": requests, "http_429": limited,
+            "requests_by_endpoint": per_endpoint,
             "peak_rss_mb": round(summary["peak_rss_mb"], 1), "artifact_bytes": artifact.stat().st_size,
             "completed": True}
 
@@ -132,6 +137,10 @@ def _child(env: dict[str, str]) -> dict[str, Any]:
     return summary
 
 
+def _brief(run: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in run.items() if k != "requests_by_endpoint"})
+
+
 def ratio(ours: dict[str, Any], upstream: dict[str, Any], key: str) -> float | None:
     if not upstream.get("completed") or not upstream.get(key):
         return None
@@ -146,11 +155,11 @@ def bench_case(name: str, users: int, args: argparse.Namespace, workdir: Path) -
     app = Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000, seed=args.seed)
     case: dict[str, Any] = {"connector": name, "users": users}
     case["upstream"] = upstream_run(vendor, sim, app, workdir)
-    print(f"[{name} {users}] upstream: {json.dumps(case['upstream'])}", file=sys.stderr, flush=True)
+    print(f"[{name} {users}] upstream: {_brief(case['upstream'])}", file=sys.stderr, flush=True)
     with serve(app) as base_url:
         for label, share in (("ours_equal_budget", 1.0), ("ours_default_share", DEFAULT_SHARE)):
             case[label] = our_run(vendor, sim, base_url, workdir, share, args.workers)
-            print(f"[{name} {users}] {label}: {json.dumps(case[label])}", file=sys.stderr, flush=True)
+            print(f"[{name} {users}] {label}: {_brief(case[label])}", file=sys.stderr, flush=True)
     ours = case["ours_equal_budget"]
     case["ratios_ours_over_upstream"] = {
         "requests": ratio(ours, case["upstream"], "requests"), "wall": ratio(ours, case["upstream"], "wall_s"),
@@ -189,8 +198,6 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        import os
-
         child_sync(os.environ["PEER_CONNECTOR"])
         return
     cases = []
@@ -200,8 +207,15 @@ def main() -> None:
             cases.append(bench_case(name, int(users), args, Path(tmp)))
     report = {"benchmark": "peer", "latency_ms": [args.latency_min, args.latency_max], "workers": args.workers,
               "targets": TARGETS, "cases": cases}
+    print(f"# peer benchmark — ours vs the upstream connectors, {args.latency_min:g}-{args.latency_max:g} ms latency, "
+          f"real rate limits, {os.cpu_count()} cores")
     print(json.dumps(report, indent=2))
     print(table(cases))
+    for case in cases:
+        missed = [key for key, met in case["targets_met"].items() if not met]
+        verdict = "all met" if not missed else f"missed: {', '.join(missed)}"
+        print(f"{case['connector']} {case['users']:,}: ours/upstream {case['ratios_ours_over_upstream']} "
+              f"(targets {TARGETS}: {verdict})")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
