@@ -18,6 +18,7 @@ from iac.spec import (
     Okta,
     Resources,
     Stack,
+    Storage,
     load_stack,
     secret,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Okta",
     "Resources",
     "Stack",
+    "Storage",
     "__version__",
     "load_stack",
     "secret",

@@ -114,7 +114,10 @@ def catalog_markdown() -> str:
         + f", `conductorone=ConductorOne(client_id=..., client_secret=...)` ({_C1_ENV}), "
         "`image=`, `resources=`, `egress_ports=` and `metrics_from=MetricsFrom(namespaces=[...], pods={...})` (who "
         "may reach the health and metrics port; by default no one); and `hosting=` (`\"self\"`, the default: "
-        "rendered into your cluster, or `\"cloud\"`: ConductorOne runs it, see `docs/conductorone.md`).",
+        "rendered into your cluster, or `\"cloud\"`: ConductorOne runs it, see `docs/conductorone.md`); "
+        "`schedule=\"0 */6 * * *\"` (a CronJob: one sync per schedule), `storage=Storage(size=\"1Gi\", "
+        "storage_class=None)` (`/data` on a PersistentVolumeClaim) and, for an upstream `image=`, `image_sdk=\"0.25\"` "
+        "(its baton-sdk generation; see \"Upstream images and schedules\").",
         "",
         README_END,
         "",

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import EXAMPLE_ENV, REPO_ROOT, RunIac
 
-from iac import Celigo, Concur, Coupa, Custom, MetricsFrom, Okta, Resources, Stack, load_stack, secret
+from iac import Celigo, Concur, ConductorOne, Coupa, Custom, MetricsFrom, Okta, Resources, Stack, load_stack, secret
 from iac.errors import RenderError, SpecError
 from iac.render import (
     manifests_to_yaml,
@@ -195,7 +195,8 @@ def test_external_reference_renders_an_external_secret() -> None:
 def test_custom_connector_env_image_and_probes() -> None:
     stack = Stack("t").add(Custom("jira", image="registry.example.com/baton-jira:1.2",
                                   env={"BATON_JIRA_URL": "https://jira.example.com"},
-                                  secret_env={"BATON_API_KEY": secret.env("JIRA_KEY")}, health_port=None))
+                                  secret_env={"BATON_API_KEY": secret.env("JIRA_KEY")}, health_port=None,
+                                  conductorone=ConductorOne(client_id="c", client_secret=secret.env("JIRA_KEY"))))
     objects = render_stack(stack, environ={"JIRA_KEY": "k"})
     [secret_obj] = by_kind(objects, "Secret")
     assert base64.b64decode(secret_obj["data"]["BATON_API_KEY"]) == b"k"
@@ -214,6 +215,7 @@ def test_image_resources_and_egress_overrides() -> None:
         Okta("a", domain="acme.okta.com", api_token=secret.env("T")),
         Coupa("b", domain="acme.coupacloud.com", client_id="c", client_secret=secret.env("T"),
               image="mirror.example.com/baton-iac:8", egress_ports=(443, 8443),
+              conductorone=ConductorOne(client_id="c", client_secret=secret.env("T")),
               resources=Resources(requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"})),
     )
     objects = render_stack(stack, environ={"T": "t"})

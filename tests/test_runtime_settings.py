@@ -95,4 +95,5 @@ def test_the_variables_the_renderer_sets_are_runtime_knobs() -> None:
     from iac.spec import baton_env
 
     knobs = {baton_env.env_name(name) for name in RuntimeSettings.model_fields}
-    assert set(baton_env.RENDERER_SET) - knobs == {baton_env.CONNECTOR}  # read by the image's entrypoint
+    # CONNECTOR and MODE (service or sync) are read by the image's entrypoint.
+    assert set(baton_env.RENDERER_SET) - knobs == {baton_env.CONNECTOR, baton_env.MODE}

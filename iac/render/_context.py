@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iac._version import __version__
-from iac.errors import SecretResolutionError
+from iac.errors import SecretResolutionError, SpecError
 from iac.spec import (
     Connector,
     Resources,
     Stack,
+    Storage,
     baton_env,
     conductorone_settings,
     env_value_items,
@@ -67,6 +68,13 @@ class ExternalSecretContext:
     entries: list[ExternalEntry] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StorageContext:
+    claim_name: str
+    size: str
+    storage_class: str | None
+
+
 @dataclass
 class ConnectorContext:
     name: str
@@ -89,6 +97,16 @@ class ConnectorContext:
     metrics_pods: dict[str, str]
     egress_ports: tuple[int, ...]
     resources: dict[str, dict[str, str]]
+    schedule: str | None = None
+    """A CronJob's schedule; None: a Deployment."""
+    cronjob_api_version: str = "batch/v1"
+    storage: StorageContext | None = None
+    """/data on this PersistentVolumeClaim; None: an emptyDir."""
+    working_dir: str | None = None
+
+    @property
+    def workload_kind(self) -> str:
+        return "CronJob" if self.schedule else "Deployment"
 
 
 def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str],
@@ -100,6 +118,7 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
     placeholders with ``redact_secrets`` or ``placeholder_credentials`` (validation), else an error."""
     integration = connector.integration
     name = connector.deployment_name
+    _refuse_restart_loop(stack, connector)
     labels = {
         "app": name,
         "app.kubernetes.io/name": f"baton-{integration.name}",
@@ -113,8 +132,11 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
     pod_labels = {**labels, "baton": "true", "baton-app": connector.name}
 
     plain_env: list[tuple[str, str]] = []
-    if integration.bundled_runtime and connector.image is None:
+    upstream = connector.runs_upstream_image
+    if not upstream:
         plain_env.append((baton_env.CONNECTOR, integration.name))
+        if connector.schedule:
+            plain_env.append((baton_env.MODE, "sync"))
     secret_data: dict[str, str] = {}
     key_refs: list[KeyRef] = []
     externals: dict[tuple[str, str], ExternalSecretContext] = {}
@@ -148,7 +170,13 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
         else:
             plain_env.append((env_name, format_plain(value)))
 
-    health_port = connector.health_port if isinstance(connector, Custom) else HEALTH_PORT
+    # A CronJob's run syncs and exits (no probes); an upstream image without baton-sdk's health server gets none.
+    if connector.schedule:
+        health_port = None
+    elif isinstance(connector, Custom):
+        health_port = connector.health_port
+    else:
+        health_port = HEALTH_PORT if connector.sdk_health_server() else None
     if health_port is not None:
         plain_env += [
             (baton_env.HEALTH_CHECK, "true"),
@@ -156,7 +184,9 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
             # baton binds 127.0.0.1 by default, which kubelet probes cannot reach.
             (baton_env.HEALTH_CHECK_BIND_ADDRESS, "0.0.0.0"),
         ]
-    plain_env += [(baton_env.FILE, f"{DATA_DIR}/sync.sqlite"), (baton_env.LOG_FORMAT, "json")]
+    # The upstream binaries write a c1z; the bundled runtime its SQLite artifact (iac connector inspect reads it).
+    artifact = "sync.c1z" if upstream else "sync.sqlite"
+    plain_env += [(baton_env.FILE, f"{DATA_DIR}/{artifact}"), (baton_env.LOG_FORMAT, "json")]
 
     external_list = list(externals.values())
     for index, group in enumerate(external_list):
@@ -164,6 +194,8 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
         key_refs += [KeyRef(env=e.env, secret=group.name, key=e.env) for e in group.entries]
 
     resources = connector.resources or Resources()
+    # A CronJob's artifact must outlive the run's pod: it always gets a claim (default size without storage=).
+    storage = connector.storage or (Storage() if connector.schedule else None)
     return ConnectorContext(
         name=connector.name,
         integration=integration.name,
@@ -184,7 +216,23 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
         metrics_pods=connector.metrics_from.pods if connector.metrics_from else {},
         egress_ports=connector.egress_ports,
         resources={"requests": resources.requests, "limits": resources.limits},
+        schedule=connector.schedule,
+        cronjob_api_version=stack.cronjob_api_version(),
+        storage=None if storage is None else StorageContext(claim_name=f"{name}-data", size=storage.size,
+                                                            storage_class=storage.storage_class),
+        working_dir=DATA_DIR if upstream else None,
     )
+
+
+def _refuse_restart_loop(stack: Stack, connector: Connector) -> None:
+    """An upstream image without ConductorOne credentials syncs once and exits 0: as a Deployment, Kubernetes
+    would restart it forever, spending the vendor's rate limit on every restart."""
+    if connector.runs_upstream_image and connector.schedule is None and \
+            connector.conductorone is None and stack.conductorone is None:
+        raise SpecError(f"the upstream image {connector.image} syncs once and exits without ConductorOne "
+                        "credentials, so a Deployment would restart it forever; set schedule='0 */6 * * *' (a "
+                        "CronJob) or conductorone=ConductorOne(...)", field="image", connector=connector.name,
+                        stack=stack.name)
 
 
 def _b64(value: str) -> str:

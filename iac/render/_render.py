@@ -55,7 +55,8 @@ class Manifest:
 def render_stack(stack: Stack, *, environ: Mapping[str, str] | None = None,
                  redact_secrets: bool = False, placeholder_credentials: bool = False) -> list[Object]:
     """Every object of the stack, in apply order: the Namespace (when the stack creates it), then per
-    self-hosted connector Secret, ExternalSecrets, ServiceAccount, NetworkPolicy and Deployment. Cloud-hosted
+    self-hosted connector Secret, ExternalSecrets, ServiceAccount, NetworkPolicy, the PersistentVolumeClaim
+    (``storage=``, or a schedule) and the Deployment, or a CronJob for a connector with a ``schedule``. Cloud-hosted
     connectors (``hosting="cloud"``) run in ConductorOne and have no objects.
 
     ``secret.env`` references resolve from ``environ`` (default: the process environment). See
@@ -92,8 +93,10 @@ def _connector_manifests(c: ConnectorContext) -> list[Manifest]:
         manifests.append(_manifest("secret.yaml.j2", c=c))
     for es in c.external_secrets:
         manifests.append(_manifest("externalsecret.yaml.j2", c=c, es=es))
-    for name in ("serviceaccount", "networkpolicy", "deployment"):
-        manifests.append(_manifest(f"{name}.yaml.j2", c=c))
+    manifests += [_manifest("serviceaccount.yaml.j2", c=c), _manifest("networkpolicy.yaml.j2", c=c)]
+    if c.storage:
+        manifests.append(_manifest("persistentvolumeclaim.yaml.j2", c=c))
+    manifests.append(_manifest("cronjob.yaml.j2" if c.schedule else "deployment.yaml.j2", c=c))
     return manifests
 
 

@@ -20,6 +20,9 @@ __all__ = ["MIN_VERSION", "newest_version", "schema_versions", "validate_objects
 MIN_VERSION = "1.25"
 # Kinds whose schema lives outside Kubernetes (CRDs); checked by their own tests.
 _CRD_KINDS = {("external-secrets.io/v1", "ExternalSecret")}
+# Older API versions the bundled schemas (1.25+) no longer carry, checked against their successor: a stack for
+# Kubernetes < 1.21 renders CronJob as batch/v1beta1 with only fields both versions define.
+_CHECKED_AS = {("batch/v1beta1", "CronJob"): "batch/v1"}
 
 
 # jsonschema and the schema package cost ~60 ms to import: only `validate` and `render` need them.
@@ -67,6 +70,10 @@ def validate_objects(objects: list[dict[str, Any]], versions: tuple[str, ...] | 
             key = (obj.get("apiVersion", ""), obj.get("kind", ""))
             if key in _CRD_KINDS:
                 continue
+            successor = _CHECKED_AS.get(key)
+            if successor is not None:
+                obj = {**obj, "apiVersion": successor}
+                key = (successor, key[1])
             try:
                 validator = _validator(version, key[1], key[0])
             except (FileNotFoundError, StopIteration, json.JSONDecodeError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -26,7 +27,7 @@ from pydantic import (
 
 from iac.errors import SpecError
 from iac.spec._settings import Setting, SettingSpec, setting_spec
-from iac.spec._validation import check_dns_label, check_https_url, spec_error_from
+from iac.spec._validation import check_dns_label, check_dns_subdomain, check_https_url, spec_error_from
 from iac.spec.secret import (
     ConductorOneCredential,
     EnvSecret,
@@ -48,12 +49,17 @@ __all__ = [
     "ResourceTypeDoc",
     "Resources",
     "SecretField",
+    "Storage",
+    "check_schedule",
     "common_env",
     "conductorone_env",
     "conductorone_settings",
     "env_value_items",
 ]
 
+HEALTH_SERVER_SDK_MINOR = 25
+"""baton-sdk 0.25 (baton-okta 8ffb5fe1) serves /live /ready /health with --health-check; 0.1 and 0.2 (baton-celigo,
+baton-coupa) have no health server. Generations between were not measured: they get no HTTP probes."""
 MAX_CONNECTOR_NAME = 57  # "baton-" + name must fit a 63-character label
 LogLevel = Literal["debug", "info", "warn", "error"]
 Hosting = Literal["self", "cloud"]
@@ -201,6 +207,52 @@ class MetricsFrom(SpecModel):
         return self
 
 
+class Storage(SpecModel):
+    """``/data`` (the sync artifact) on a PersistentVolumeClaim instead of an emptyDir: it survives pod restarts
+    and, for a scheduled connector, each run sees the previous one's artifact."""
+
+    size: str = "1Gi"
+    storage_class: str | None = None
+    """The claim's ``storageClassName``; None: the cluster's default class."""
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not _QUANTITY.match(value) or value.endswith("m"):
+            raise ValueError(f"size {value!r} is not a Kubernetes storage quantity like '1Gi' or '500Mi'")
+        return value
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        return None if value is None else check_dns_subdomain(value, "storage_class")
+
+
+# What Kubernetes' CronJob controller parses (robfig/cron's standard parser): five fields or a macro.
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def check_schedule(value: str) -> str:
+    """A CronJob schedule: five fields (minute hour day-of-month month day-of-week) or ``@hourly``-style."""
+    from cronsim import CronSim, CronSimError  # only stacks with a schedule pay for the import
+
+    expression = " ".join(value.split())
+    if expression in _CRON_MACROS:
+        return expression
+    if len(expression.split(" ")) != 5 or any(c in expression.upper() for c in "LW#"):
+        raise ValueError(f"schedule {value!r} is not a cron expression: five fields (minute hour day-of-month "
+                         "month day-of-week) like '0 */6 * * *', or @hourly/@daily/@weekly/@monthly/@yearly")
+    try:
+        CronSim(expression, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        raise ValueError(f"schedule {value!r} is not a cron expression ({str(exc).lower()}); e.g. '0 */6 * * *'"
+                         ) from None
+    return expression
+
+
+_IMAGE_SDK = re.compile(r"^0\.(0|[1-9][0-9]{0,2})$")
+
+
 class ConductorOne(SpecModel):
     """ConductorOne client credentials (from "Add connector → Baton → Rotate" in ConductorOne).
 
@@ -306,6 +358,12 @@ class Connector(BaseModel):
     """Who may reach the health and metrics port; None: no one (kubelet probes need no rule)."""
     hosting: Hosting = "self"
     """``self``: rendered into your cluster; ``cloud``: ConductorOne runs it (see ``Integration.hosting``)."""
+    schedule: str | None = None
+    """A cron expression: run one sync per schedule as a CronJob instead of a long-running Deployment."""
+    storage: Storage | None = None
+    """``/data`` on a PersistentVolumeClaim (default: an emptyDir, lost with the pod)."""
+    image_sdk: str | None = None
+    """The baton-sdk generation (``"0.25"``) of an upstream ``image``: whether it has a health server to probe."""
 
     def __init__(self, name: str, /, **settings: Any) -> None:
         try:
@@ -320,6 +378,9 @@ class Connector(BaseModel):
             ) from None
         if self.hosting == "cloud":
             self._check_cloud_hosting()
+        if self.image_sdk is not None and self.image is None:
+            raise SpecError("describes an upstream image; set image= too (the bundled runtime has its own health "
+                            "server)", field="image_sdk", connector=self.name)
 
     def _check_cloud_hosting(self) -> None:
         """A cloud-hosted connector takes only what ConductorOne's resource has an attribute for."""
@@ -365,6 +426,19 @@ class Connector(BaseModel):
             raise ValueError(f"image {value!r} must be an image reference without spaces")
         return value
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return None if value is None else check_schedule(value)
+
+    @field_validator("image_sdk")
+    @classmethod
+    def _image_sdk(cls, value: str | None) -> str | None:
+        if value is not None and not _IMAGE_SDK.match(value):
+            raise ValueError(f"image_sdk {value!r} must be the image's baton-sdk minor version like '0.25' "
+                             "(its go.mod: github.com/conductorone/baton-sdk v0.25.x)")
+        return value
+
     @field_validator("host_id")
     @classmethod
     def _host_id(cls, value: str | None) -> str | None:
@@ -394,6 +468,19 @@ class Connector(BaseModel):
             if spec.c1 is not None and value is not None:
                 found.append((spec, list(value) if isinstance(value, tuple) else value))
         return found
+
+    @property
+    def runs_upstream_image(self) -> bool:
+        """The container runs an image's own baton binary (``image=`` or a Custom connector), not this
+        project's runtime."""
+        return self.image is not None or not self.integration.bundled_runtime
+
+    def sdk_health_server(self) -> bool:
+        """Whether the image serves baton-sdk's health endpoints (``--health-check``): the bundled runtime does,
+        an upstream image only from baton-sdk 0.25 (what ``image_sdk`` says; unknown: assume not)."""
+        if not self.runs_upstream_image:
+            return True
+        return self.image_sdk is not None and int(self.image_sdk.split(".")[1]) >= HEALTH_SERVER_SDK_MINOR
 
     @property
     def deployment_name(self) -> str:

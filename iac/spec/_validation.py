@@ -15,6 +15,7 @@ from iac.spec.secret import SecretRef
 
 __all__ = [
     "check_dns_label",
+    "check_dns_subdomain",
     "check_host",
     "check_https_url",
     "spec_error_from",
@@ -32,6 +33,13 @@ def check_dns_label(value: str, what: str, max_length: int = 63) -> str:
             f"{what} {value!r} must be a lowercase RFC 1123 label: a-z, 0-9 and '-', starting and ending "
             f"with a letter or digit, at most {max_length} characters"
         )
+    return value
+
+
+def check_dns_subdomain(value: str, what: str) -> str:
+    """A Kubernetes object name such as a StorageClass's: dot-separated RFC 1123 labels, at most 253 characters."""
+    if not isinstance(value, str) or len(value) > 253 or not all(DNS_LABEL.match(p) for p in value.split(".")):
+        raise ValueError(f"{what} {value!r} must be a lowercase DNS subdomain name (a-z, 0-9, '-' and '.')")
     return value
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "HEALTH_CHECK_BIND_ADDRESS",
     "HEALTH_CHECK_PORT",
     "LOG_FORMAT",
+    "MODE",
     "PREFIX",
     "RENDERER_SET",
     "env_name",
@@ -36,4 +37,5 @@ LOG_FORMAT = env_name("log_format")
 HEALTH_CHECK = env_name("health_check")
 HEALTH_CHECK_PORT = env_name("health_check_port")
 HEALTH_CHECK_BIND_ADDRESS = env_name("health_check_bind_address")
-RENDERER_SET = (CONNECTOR, HEALTH_CHECK, HEALTH_CHECK_PORT, HEALTH_CHECK_BIND_ADDRESS, FILE, LOG_FORMAT)
+MODE = env_name("mode")  # the runtime image's entrypoint: service (default) or sync (one shot, a CronJob's run)
+RENDERER_SET = (CONNECTOR, MODE, HEALTH_CHECK, HEALTH_CHECK_PORT, HEALTH_CHECK_BIND_ADDRESS, FILE, LOG_FORMAT)

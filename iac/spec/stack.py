@@ -10,6 +10,7 @@ A stack file is a Python file that defines a module-level ``stack``::
 from __future__ import annotations
 
 import contextvars
+import re
 import runpy
 import sys
 import traceback
@@ -47,6 +48,9 @@ class Stack(BaseModel):
     """Default image for connectors run by the bundled runtime (default: this project's runtime image)."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels put on every rendered object."""
+    kubernetes_version: str = "1.25"
+    """The oldest Kubernetes (``MAJOR.MINOR``) the stack deploys to. It picks API versions that changed:
+    a scheduled connector's CronJob is ``batch/v1beta1`` before 1.21, ``batch/v1`` from 1.21."""
     connectors: list[Connector] = Field(default_factory=list)
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Named environments (GitOps overlays, ``--env``): per environment, overrides of this stack's settings
@@ -73,6 +77,19 @@ class Stack(BaseModel):
     @classmethod
     def _namespace(cls, value: Any) -> str:
         return check_dns_label(value, "namespace")
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _kubernetes_version(cls, value: str) -> str:
+        match = re.fullmatch(r"1\.([0-9]{1,3})", value)
+        if match is None or int(match.group(1)) < MIN_KUBERNETES_MINOR:
+            raise ValueError(f"kubernetes_version {value!r} must be a Kubernetes release like '1.25' "
+                             f"(1.{MIN_KUBERNETES_MINOR} or newer)")
+        return value
+
+    def cronjob_api_version(self) -> str:
+        """``batch/v1`` (GA in Kubernetes 1.21) or, for older clusters, ``batch/v1beta1``."""
+        return "batch/v1" if int(self.kubernetes_version.split(".")[1]) >= 21 else "batch/v1beta1"
 
     @field_validator("labels")
     @classmethod
@@ -158,7 +175,8 @@ class Stack(BaseModel):
         return iter(self.connectors)
 
 
-_ENVIRONMENT_FIELDS = ("namespace", "create_namespace", "conductorone", "image", "labels")
+_ENVIRONMENT_FIELDS = ("namespace", "create_namespace", "conductorone", "image", "labels", "kubernetes_version")
+MIN_KUBERNETES_MINOR = 20  # the oldest release the project's tests apply to (v1.20.2)
 
 
 def load_stack(path: str | Path) -> Stack:
