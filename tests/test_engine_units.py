@@ -199,3 +199,28 @@ def test_rbac_grants_exactly_the_verbs_on_the_stack_kinds() -> None:
     with_namespace = deployer_rbac(objects, stack="demo", namespace="ns", create_namespace=True)
     assert [m["kind"] for m in with_namespace] == [
         "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]
+
+
+def test_a_stuck_pod_is_described_by_its_reason() -> None:
+    from iac.backends.engine._engine import _pod_problem
+
+    def pod(**status: Any) -> dict[str, Any]:
+        return {"metadata": {"name": "baton-okta-1"}, "status": status}
+
+    def container(**fields: Any) -> dict[str, Any]:
+        return {"name": "connector", "restartCount": 0, **fields}
+
+    assert _pod_problem(pod(phase="Running", containerStatuses=[container(ready=True, state={"running": {}})])) is None
+    assert _pod_problem(pod(phase="Pending", conditions=[
+        {"type": "PodScheduled", "status": "False", "message": "0/1 nodes are available: 1 Insufficient memory."}])) \
+        == "pod baton-okta-1: not scheduled: 0/1 nodes are available: 1 Insufficient memory."
+    assert _pod_problem(pod(phase="Pending", containerStatuses=[container(state={"waiting": {
+        "reason": "ImagePullBackOff", "message": 'Back-off pulling image "x:1"'}})])) \
+        == 'pod baton-okta-1 container connector: ImagePullBackOff: Back-off pulling image "x:1"'
+    assert _pod_problem(pod(phase="Running", containerStatuses=[container(
+        restartCount=3, state={"waiting": {"reason": "CrashLoopBackOff"}},
+        lastState={"terminated": {"reason": "OOMKilled", "exitCode": 137}})])) \
+        == ("pod baton-okta-1 container connector: CrashLoopBackOff, restarted 3 times: last exit: OOMKilled, "
+            "code 137")
+    assert _pod_problem(pod(phase="Running", containerStatuses=[container(ready=False, state={"running": {}})])) \
+        == "pod baton-okta-1 container connector: running but not Ready (its readiness probe is not passing)"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _image import build_runtime_image
 from _required import unavailable
 from conftest import REPO_ROOT
 
@@ -41,11 +42,10 @@ def podman(*args: str, check: bool = True, timeout: float = 300,
 def image() -> str:
     if os.geteuid() != 0 and shutil.which("podman") is None:
         unavailable("podman", "it is missing and cannot be installed without root", "run `make test` as root")
-    result = subprocess.run([str(REPO_ROOT / "scripts" / "build-image.sh")], capture_output=True, text=True,
-                            timeout=900, cwd=REPO_ROOT)
-    if result.returncode != 0:
-        pytest.fail(f"image build failed:\n{result.stderr[-4000:]}")
-    return result.stdout.strip().splitlines()[-1]
+    try:
+        return build_runtime_image()  # once per session: the one-node cluster tests load the same build
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
