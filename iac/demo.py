@@ -171,7 +171,7 @@ def run_demo(stack: Stack, out_dir: Path, *, users: int = 300, seed: int = 1,
                 continue
             note(f"syncing {name} against the {integration} simulator")
             env = sandbox_environment(stack, name, sandbox, manifests=manifests)
-            env[baton_env.FILE] = str(artifacts / f"{name}.sqlite")
+            env[baton_env.FILE] = str(artifacts / f"{name}.c1z")
             started = time.perf_counter()
             try:
                 settings = load_settings(entry.integration, environ=env)

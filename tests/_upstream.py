@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import random
+import re
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -65,3 +67,24 @@ def run_upstream(binary: Path, args: Sequence[str], *, hosts: dict[str, str], ce
     endpoints = [VendorEndpoint(name, address, TlsFiles(cert, cert, name)) for name, address in hosts.items()]
     run = _run_upstream(binary, args, endpoints=endpoints, env={"HOME": str(workdir)}, cwd=workdir, timeout=timeout)
     return subprocess.CompletedProcess(run.command, run.returncode, run.stdout, run.stderr)
+
+
+def baton(c1z: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(upstream_binary("baton")), "-f", str(c1z), *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def baton_json(c1z: Path, *args: str) -> dict[str, list[dict[str, object]]]:
+    result = baton(c1z, *args, "-o", "json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    parsed: dict[str, list[dict[str, object]]] = json.loads(result.stdout)
+    return parsed
+
+
+def baton_stats(c1z: Path) -> dict[str, int]:
+    """`baton stats` prints a console table even with -o json: ``name | count`` rows."""
+    result = baton(c1z, "stats")
+    assert result.returncode == 0, result.stderr[-2000:]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+    rows = (line.split("|") for line in plain.splitlines() if "|" in line)
+    return {name.strip(): int(count) for name, count in rows if count.strip().isdigit()}

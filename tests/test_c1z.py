@@ -7,7 +7,6 @@ simulators over HTTPS, and the real `baton` CLI reads the same files for compari
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,16 @@ from starlette.routing import Mount, Route
 
 from iac.c1z import C1zError, open_c1z, pb
 from iac.sim import CeligoSim, OktaSim
-from tests._upstream import REPO_ROOT, make_certificate, run_upstream, serve_https, upstream_binary
+from tests._upstream import (
+    REPO_ROOT,
+    baton,
+    baton_json,
+    baton_stats,
+    make_certificate,
+    run_upstream,
+    serve_https,
+    upstream_binary,
+)
 
 
 def test_generated_messages_match_the_proto_files() -> None:
@@ -81,27 +89,6 @@ def upstream_c1z(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     yield files
 
 
-def _baton(c1z: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(upstream_binary("baton")), "-f", str(c1z), *args], capture_output=True, text=True,
-                          timeout=120)
-
-
-def baton_json(c1z: Path, *args: str) -> dict[str, list[dict[str, object]]]:
-    result = _baton(c1z, *args, "-o", "json")
-    assert result.returncode == 0, result.stderr[-2000:]
-    parsed: dict[str, list[dict[str, object]]] = json.loads(result.stdout)
-    return parsed
-
-
-def baton_stats(c1z: Path) -> dict[str, int]:
-    """`baton stats` prints a console table even with -o json: ``name | count`` rows."""
-    result = _baton(c1z, "stats")
-    assert result.returncode == 0, result.stderr[-2000:]
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
-    rows = (line.split("|") for line in plain.splitlines() if "|" in line)
-    return {name.strip(): int(count) for name, count in rows if count.strip().isdigit()}
-
-
 def _id(ref: dict[str, object]) -> str:
     return f"{ref['resourceType']}:{ref['resource']}"
 
@@ -145,7 +132,7 @@ def test_reader_reads_the_newest_sdks_file(upstream_c1z: dict[str, Path]) -> Non
         assert {r["resource"]["id"]["resource"] for r in listed} == ids  # type: ignore[index]
     assert {g["grant"]["id"] for g in baton_json(path, "grants", "-t", "group")["grants"]} == user_grants  # type: ignore[index]
     assert len(apps) == 3 and all(a.annotations for a in apps)
-    assert "NonHumanIdentityTrait" in _baton(path, "resources", "-o", "json").stderr
+    assert "NonHumanIdentityTrait" in baton(path, "resources", "-o", "json").stderr
 
 
 def test_v3_file_is_refused_naming_the_sqlite_engine(upstream_c1z: dict[str, Path]) -> None:
@@ -175,3 +162,41 @@ def test_other_files_are_refused_in_one_line(tmp_path: Path, content: bytes, exp
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(C1zError, match="no such file"):
         open_c1z(tmp_path / "absent.c1z")
+
+
+def _inspect(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "iac", "connector", "inspect", str(path), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_inspect_lists_what_baton_lists_for_upstream_files(upstream_c1z: dict[str, Path]) -> None:
+    path = upstream_c1z["celigo"]
+    resources = json.loads(_inspect(path, "resources", "-o", "json").stdout)
+    grants = json.loads(_inspect(path, "grants", "-o", "json").stdout)
+    assert {f"{r['type']}:{r['id']}" for r in resources} == {
+        _id(r["resource"]["id"]) for r in baton_json(path, "resources")["resources"]}  # type: ignore[index]
+    assert {g["id"] for g in grants} == {g["grant"]["id"] for g in baton_json(path, "grants")["grants"]}  # type: ignore[index]
+    users = [r for r in resources if r["type"] == "user"]
+    assert users and all(u["login"] and u["profile"].get("email") for u in users)  # the UserTrait, decoded
+
+    okta = upstream_c1z["okta"]
+    stats = {(r["kind"], r["type"]): r["count"] for r in json.loads(_inspect(okta, "stats", "-o", "json").stdout)}
+    theirs = baton_stats(okta)
+    assert stats[("grants", "(total)")] == theirs["grants"]
+    assert {t: n for (k, t), n in stats.items() if k == "resources" and t != "(total)"} == {
+        t: theirs[t] for (k, t) in stats if k == "resources" and t != "(total)"}
+    # baton-sdk v0.25 moves GrantExpandable out of the grant into the `expansion` column: inspect reads it there
+    # (baton-okta makes an admin role held by a group expandable to the group's members)
+    role_grants = json.loads(_inspect(okta, "grants", "--type", "role", "-o", "json").stdout)
+    via_group = [g for g in role_grants if g["principal_type"] == "group"]
+    assert via_group and all(g["expandable"] == f"group:{g['principal_id']}:member" for g in via_group)
+
+
+def test_inspect_refuses_v3_and_non_c1z_in_one_line(upstream_c1z: dict[str, Path], tmp_path: Path) -> None:
+    result = _inspect(upstream_c1z["okta-v3"], "stats")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "v3" in result.stderr and "--storage-engine sqlite" in result.stderr and "Traceback" not in result.stderr
+    text = tmp_path / "notes.txt"
+    text.write_text("not a c1z\n")
+    result = _inspect(text, "resources")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a c1z file" in result.stderr

@@ -41,7 +41,7 @@ def test_demo_command_prints_the_table(tmp_path: Path, run_iac: RunIac) -> None:
     assert result.returncode == 0, result.stderr
     assert "okta" in result.stdout and "synced" in result.stdout
     assert "manifests:" in result.stderr and "artifacts:" in result.stderr
-    assert (tmp_path / "out" / "artifacts" / "okta.sqlite").is_file()
+    assert (tmp_path / "out" / "artifacts" / "okta.c1z").is_file()
     # It ends with the access-review reports: one path per synced connector, each a whole HTML page.
     reports = [Path(line) for line in result.stdout.strip().splitlines()[-4:]]
     assert [p.name for p in reports] == ["okta.html", "coupa.html", "concur.html", "celigo.html"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import time
 import tomllib
@@ -20,6 +19,7 @@ from _required import unavailable
 from conftest import REPO_ROOT
 
 from iac import __version__
+from iac.c1z import open_c1z
 from iac.sim import OktaSim, serve
 
 CONTAINERS_ENV = {
@@ -92,9 +92,9 @@ def test_one_shot_sync_in_a_locked_down_container(image: str, okta: tuple[OktaSi
     assert result.returncode == 0, result.stderr[-3000:]
     token = sim.auth_headers["Authorization"].split(" ", 1)[1]
     assert token not in result.stdout + result.stderr
-    with sqlite3.connect(data / "sync.sqlite") as db:
-        users = db.execute("SELECT count(*) FROM resources WHERE resource_type = 'user'").fetchone()[0]
-        groups = db.execute("SELECT count(*) FROM resources WHERE resource_type = 'group'").fetchone()[0]
+    with open_c1z(data / "sync.c1z") as c1z:  # BATON_FILE's default in the image
+        counts = c1z.counts()["resources"]
+    users, groups = counts["user"], counts["group"]
     assert users == sim.dataset.counts()["users"]
     assert groups == sim.dataset.counts()["groups"]
 

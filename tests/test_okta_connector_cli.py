@@ -52,8 +52,8 @@ def running_progress(partial: Path) -> int:
         return 0
     try:
         with contextlib.closing(sqlite3.connect(f"file:{partial}?mode=ro", uri=True, timeout=0.2)) as conn:
-            row = conn.execute("SELECT COUNT(*) FROM resources WHERE sync_id IN "
-                               "(SELECT sync_id FROM sync_runs WHERE state = 'running')").fetchone()
+            row = conn.execute("SELECT COUNT(*) FROM v1_resources WHERE sync_id IN "
+                               "(SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NULL)").fetchone()
             return int(row[0])
     except sqlite3.Error:
         return 0

@@ -323,7 +323,7 @@ def test_only_the_latest_two_complete_syncs_are_kept(tmp_path: Path) -> None:
     ids = [SyncEngine(connector, artifact, clock=clock).run().sync_id for _ in range(3)]
     with Artifact(artifact) as art:
         assert [r.sync_id for r in art.runs()] == [ids[2], ids[1]]
-        leftovers = {row[0] for row in art.rows("SELECT DISTINCT sync_id FROM resources")}
+        leftovers = {row[0] for row in art.rows("SELECT DISTINCT sync_id FROM v1_resources")}
         assert leftovers == {ids[1], ids[2]}
 
 
@@ -394,10 +394,10 @@ def test_every_chain_of_pages_is_bounded(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_an_artifact_is_refused(tmp_path: Path) -> None:
     bogus = tmp_path / "sync.sqlite"
-    bogus.write_bytes(b"C1ZF\x00 not ours")
+    bogus.write_bytes(b"C1ZF\x00 not zstd")
     clock = VirtualClock()
     connector, _ = acme(make_org(), clock)
-    with pytest.raises(ArtifactError, match="not a sync artifact"):
+    with pytest.raises(ArtifactError, match="damaged c1z"):
         SyncEngine(connector, bogus, clock=clock).run()
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()

@@ -71,7 +71,7 @@ def test_resources_entitlements_grants_in_every_format(synced: tuple[OktaSim, Pa
     assert table.returncode == 0
     with Artifact(path) as art:
         sid = art.latest().sync_id
-        count = art.conn.execute("SELECT COUNT(*) FROM grants WHERE sync_id = ? AND resource_type = 'app'",
+        count = art.conn.execute("SELECT COUNT(*) FROM v1_grants WHERE sync_id = ? AND resource_type_id = 'app'",
                                  (sid,)).fetchone()[0]
     assert f"{count} row(s)" in table.stderr
     assert table.stdout.splitlines()[0].split() == ["id", "entitlement_id", "resource_type", "resource_id",
@@ -124,7 +124,7 @@ def test_stats_and_errors(synced: tuple[OktaSim, Path, dict[str, str]], tmp_path
     not_ours = tmp_path / "x.sqlite"
     not_ours.write_text("hello")
     result = inspect(str(not_ours), "stats")
-    assert result.returncode == 2 and "not a sync artifact" in result.stderr
+    assert result.returncode == 2 and "not a c1z file" in result.stderr and result.stderr.count("\n") == 1
     assert inspect(str(tmp_path / "missing.sqlite"), "stats").returncode == 2
 
 

@@ -37,7 +37,7 @@ def test_rendered_environment_loads_back_into_the_same_settings(monkeypatch: pyt
             assert got == declared.deployment_name
         else:
             assert got == want, spec.name
-    assert str(settings.file) == "/data/sync.sqlite"
+    assert str(settings.file) == "/data/sync.c1z"
     assert settings.health_check_bind_address == "0.0.0.0"
     assert settings.log_format == "json"
 

@@ -36,6 +36,7 @@ from iac.runtime import (
     SyncEngine,
     UserStatusProvisioner,
     Wiring,
+    cell,
     configure_logging,
     inspect_view,
     load_settings,
@@ -309,15 +310,15 @@ def _emit(columns: tuple[str, ...], rows: Iterable[dict[str, Any]], fmt: OutputF
             sys.stdout.write(("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False))
         sys.stdout.write("\n]\n")
     elif fmt == OutputFormat.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([cell(row, c) for c in columns])
     else:
         table = Table(*columns, box=None, pad_edge=False, highlight=False)
         count = 0
         for row in rows:
-            table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+            table.add_row(*("" if (value := cell(row, c)) is None else str(value) for c in columns))
             count += 1
         out.print(table)
         err.print(f"{count} row(s)", markup=False, highlight=False)

@@ -50,7 +50,7 @@ def demo(
     out.print(table)
     err.print(f"manifests: {manifests}/   artifacts: {output_dir / 'artifacts'}/   "
               f"({time.perf_counter() - started:.1f} s in all)")
-    err.print(f"next: `iac connector inspect {output_dir / 'artifacts' / 'okta.sqlite'} stats`, "
+    err.print(f"next: `iac connector inspect {output_dir / 'artifacts' / 'okta.c1z'} stats`, "
               "`iac explain okta`, `make test`")
     if cluster:
         from iac.demo import deploy_demo

@@ -184,9 +184,8 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
             # baton binds 127.0.0.1 by default, which kubelet probes cannot reach.
             (baton_env.HEALTH_CHECK_BIND_ADDRESS, "0.0.0.0"),
         ]
-    # The upstream binaries write a c1z; the bundled runtime its SQLite artifact (iac connector inspect reads it).
-    artifact = "sync.c1z" if upstream else "sync.sqlite"
-    plain_env += [(baton_env.FILE, f"{DATA_DIR}/{artifact}"), (baton_env.LOG_FORMAT, "json")]
+    # The bundled runtime and the upstream binaries both write a c1z (`iac connector inspect` and `baton` read it).
+    plain_env += [(baton_env.FILE, f"{DATA_DIR}/sync.c1z"), (baton_env.LOG_FORMAT, "json")]
 
     external_list = list(externals.values())
     for index, group in enumerate(external_list):

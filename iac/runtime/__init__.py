@@ -1,8 +1,8 @@
 """The connector runtime: what the bundled baton Deployments run.
 
 Layers: ``_http`` (the only code that paces, sleeps and retries; one module per concern) → connectors' clients →
-``_engine`` (lanes, workers, checkpoints) → ``_store`` (the SQLite artifact). ``_service`` wraps the
-engine in a loop with health and metrics endpoints; ``_inspect`` reads artifacts for access reviews.
+``_engine`` (lanes, workers, checkpoints) → ``_store`` (the c1z artifact, ``_c1z_codec``). ``_service``
+wraps the engine in a loop with health and metrics endpoints; ``_inspect`` reads artifacts for access reviews.
 Helpers the HTTP layer plugs in: ``_oauth`` (access tokens renewed before expiry and once on a 401),
 and ``_poll`` (waiting for a vendor's asynchronous job on the injected clock). ``_clock`` is the
 project's one clock, and the stop scope that makes every wait end when a sync is asked to stop.
@@ -29,7 +29,7 @@ from iac.runtime._http import (
     next_link,
     parse_rate_limit,
 )
-from iac.runtime._inspect import VIEWS, View, inspect_view
+from iac.runtime._inspect import VIEWS, View, cell, inspect_view
 from iac.runtime._logging import configure_logging, redact, register_secret
 from iac.runtime._models import (
     Entitlement,
@@ -117,6 +117,7 @@ __all__ = [
     "VirtualClock",
     "Wiring",
     "WorkingStore",
+    "cell",
     "comma_list",
     "configure_logging",
     "connector_config",

@@ -71,7 +71,7 @@ class RuntimeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     log_format: Literal["json", "console"] = Field("console", description="log format")
-    file: Path = Field(Path("sync.sqlite"), description="sync artifact path")
+    file: Path = Field(Path("sync.c1z"), description="sync artifact path (a c1z v1)")
     health_check: bool | None = Field(
         None, description="serve /health, /ready, /live and /metrics in service mode (default: on)")
     health_check_port: int = Field(8081, ge=1, le=65535, description="health and metrics port")

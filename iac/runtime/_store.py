@@ -1,28 +1,25 @@
-"""The sync artifact: one SQLite file, written atomically, holding the last two complete syncs.
+"""The sync artifact: a c1z v1 (baton's format), published atomically, holding the last two complete syncs.
 
-Schema (``meta.schema_version`` = 1, ``meta.format`` = ``iac-baton-sync``). Every data row carries
-the ``sync_id`` of the run that wrote it; ``data`` columns are JSON.
+A c1z v1 is ``C1ZF\\x00`` + one zstd frame of a SQLite database with baton-sdk's ``v1_*`` tables, whose
+``data`` columns hold ``c1.connector.v2`` protobuf messages (:mod:`iac.runtime._c1z_codec`). The schema
+is the one baton-sdk v0.7.27 (the baton CLI's) creates, so the CLI reads our files without migrating them.
+Two tables of our own ride along, ignored by baton tools:
 
-``meta(key TEXT PRIMARY KEY, value TEXT)``
-    ``format``, ``schema_version``, ``connector``.
-``sync_runs(sync_id TEXT PRIMARY KEY, connector, state, started_at, ended_at, checkpoint, stats, host_id)``
-    ``state`` is ``running`` | ``complete``; times are epoch seconds; ``checkpoint`` is the engine's
-    resume token (JSON) while running; ``stats`` holds per-type counts once complete.
-``resource_types(sync_id, id, display_name, data)``                      PK (sync_id, id)
-``resources(sync_id, resource_type, id, parent_type, parent_id, display_name, data)``
-    UNIQUE (sync_id, resource_type, id); indexed by (sync_id, resource_type), whose rowid order the
-    engine walks to feed per-resource work.
-``entitlements(sync_id, id, resource_type, resource_id, slug, display_name, data)``   PK (sync_id, id)
-``grants(sync_id, id, entitlement_id, resource_type, resource_id, principal_type, principal_id, data)``
-    PK (sync_id, id); indexed by principal. ``data`` holds only what the columns do not:
-    ``expandable`` (entitlement ids whose holders inherit the grant) and connector extras.
+``iac_meta(key, value)``                      ``format`` = ``iac-c1z``, ``schema_version``, ``connector``
+``iac_sync_runs(sync_id, connector, host_id, stats, row_floor)``   per-sync figures; ``row_floor`` is the
+    largest ``v1_resources.id`` of older syncs, where the engine's resource feed of this sync starts.
 
-Life cycle (:class:`WorkingStore`): a sync works on ``<artifact>.partial`` next to the artifact
-(a copy of it, so the previous syncs travel along). Progress is committed at each checkpoint
-together with the resume token, so a crash rolls back to a consistent point. When the sync
-completes, runs older than the previous complete one are deleted, the file is fsynced and renamed
-over the artifact, and the directory is fsynced: a reader sees the old artifact or the new one,
-never a partial one.
+Life cycle (:class:`WorkingStore`). A compressed file cannot be appended to, so a sync works on the
+uncompressed database, ``<artifact>.partial``: the artifact decompressed (the previous syncs travel
+along), or a fresh one. Progress is committed at each checkpoint together with the resume token, which
+lives where baton keeps its own: ``v1_sync_runs.sync_token`` of the run whose ``ended_at`` is NULL. A crash
+rolls back to the last checkpoint and the next run resumes from it. When the sync completes, runs older
+than the previous complete one are deleted, the database is compressed to ``<artifact>.tmp``, fsynced and
+renamed over the artifact, and the directory is fsynced: a reader sees the old artifact or the new one.
+
+Speed: the grants' secondary indexes (by resource, principal, entitlement) are dropped while a sync writes
+and built in one sorted pass at the end (``CREATE INDEX``), which is several times cheaper than keeping
+them up to date row by row; only the unique ``(external_id, sync_id)`` indexes stay, for upserts.
 """
 
 from __future__ import annotations
@@ -32,76 +29,114 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from iac.runtime._models import Entitlement, Grant, Resource, ResourceType
+import zstandard
+
+from iac.c1z import C1Z_V1_MAGIC, C1zError, C1zReader, decompress_c1z, open_c1z, parse_c1z_time, pb, sniff
+from iac.runtime import _c1z_codec as codec
+from iac.runtime._models import Entitlement, Grant, Resource, ResourceRef, ResourceType, Trait, parse_grant_id
 from iac.runtime.errors import ArtifactError
 
 __all__ = [
+    "FORMAT",
     "SCHEMA_VERSION",
     "Artifact",
     "SyncRun",
     "WorkingStore",
+    "compress_database",
     "fsync_path",
+    "legacy_sibling",
     "work_path_for",
 ]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-FORMAT = "iac-baton-sync"
+SCHEMA_VERSION = 2  # 1 was the project's own SQLite format (iac-baton-sync); 2 is c1z v1
+FORMAT = "iac-c1z"
+LEGACY_FORMAT = "iac-baton-sync"
+ZSTD_LEVEL = 3  # baton-sdk's default speed; level 1 is ~10 % faster and ~10 % larger
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sync_runs (
-    sync_id TEXT PRIMARY KEY,
-    connector TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('running', 'complete')),
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    checkpoint TEXT,
-    stats TEXT,
-    host_id TEXT
-);
-CREATE TABLE IF NOT EXISTS resource_types (
-    sync_id TEXT NOT NULL, id TEXT NOT NULL, display_name TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (sync_id, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS resources (
-    sync_id TEXT NOT NULL, resource_type TEXT NOT NULL, id TEXT NOT NULL,
-    parent_type TEXT, parent_id TEXT, display_name TEXT NOT NULL, data TEXT NOT NULL,
-    UNIQUE (sync_id, resource_type, id)
-);
-CREATE INDEX IF NOT EXISTS resources_feed ON resources (sync_id, resource_type);
-CREATE TABLE IF NOT EXISTS entitlements (
-    sync_id TEXT NOT NULL, id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
-    slug TEXT NOT NULL, display_name TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (sync_id, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS grants (
-    sync_id TEXT NOT NULL, id TEXT NOT NULL, entitlement_id TEXT NOT NULL,
-    resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
-    principal_type TEXT NOT NULL, principal_id TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (sync_id, id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS grants_principal ON grants (sync_id, principal_type, principal_id);
+# baton-sdk v0.7.27's DDL (pkg/dotc1z), index names included (its resources indexes carry each other's
+# names): when the baton CLI opens our file, its `create ... if not exists` finds everything in place.
+_BATON_SCHEMA = """
+CREATE TABLE IF NOT EXISTS v1_resource_types (
+    id integer primary key, external_id text not null, data blob not null, sync_id text not null,
+    discovered_at datetime not null);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_resource_types_external_sync_v1 ON v1_resource_types (external_id, sync_id);
+CREATE TABLE IF NOT EXISTS v1_resources (
+    id integer primary key, resource_type_id text not null, external_id text not null,
+    parent_resource_type_id text, parent_resource_id text, data blob not null, sync_id text not null,
+    discovered_at datetime not null);
+CREATE INDEX IF NOT EXISTS idx_resources_resource_type_id_v1 ON v1_resources (resource_type_id);
+CREATE INDEX IF NOT EXISTS idx_resources_external_sync_v1 ON v1_resources (parent_resource_type_id, parent_resource_id);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_resources_parent_resource_id_v1 ON v1_resources (external_id, sync_id);
+CREATE TABLE IF NOT EXISTS v1_entitlements (
+    id integer primary key, resource_type_id text not null, resource_id text not null, external_id text not null,
+    data blob not null, sync_id text not null, discovered_at datetime not null);
+CREATE INDEX IF NOT EXISTS idx_entitlements_resource_id_v1 ON v1_entitlements (resource_type_id, resource_id);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_entitlements_external_sync_v1 ON v1_entitlements (external_id, sync_id);
+CREATE TABLE IF NOT EXISTS v1_grants (
+    id integer primary key, resource_type_id text not null, resource_id text not null,
+    entitlement_id text not null, principal_resource_type_id text not null, principal_resource_id text not null,
+    external_id text not null, expansion blob, needs_expansion integer not null default 0, data blob not null,
+    sync_id text not null, discovered_at datetime not null);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_grants_external_sync_v1 ON v1_grants (external_id, sync_id);
+CREATE TABLE IF NOT EXISTS v1_sync_runs (
+    id integer primary key, sync_id text not null, started_at datetime not null, ended_at datetime,
+    sync_token text not null, sync_type text not null default 'full', parent_sync_id text not null default '',
+    linked_sync_id text not null default '', supports_diff integer not null default 0);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_sync_runs_sync_id_v1 ON v1_sync_runs (sync_id);
+CREATE TABLE IF NOT EXISTS v1_assets (
+    id integer primary key, external_id text not null, content_type text not null, data blob not null,
+    sync_id text not null, discovered_at datetime not null);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_assets_external_sync_v1 ON v1_assets (external_id, sync_id);
+CREATE TABLE IF NOT EXISTS v1_connector_sessions (
+    id integer primary key, sync_id text NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_session_store_sync_key_v1 ON v1_connector_sessions (sync_id, key);
+CREATE TABLE IF NOT EXISTS iac_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS iac_sync_runs (
+    sync_id TEXT PRIMARY KEY, connector TEXT NOT NULL, host_id TEXT NOT NULL DEFAULT '', stats TEXT,
+    row_floor INTEGER NOT NULL DEFAULT 0);
 """
 
-_DATA_TABLES = ("resource_types", "resources", "entitlements", "grants")
+# Built at the end of a sync (see the module docstring); the names and columns are baton-sdk's.
+_GRANT_INDEXES = {
+    "idx_grants_resource_type_id_resource_id_v1": "v1_grants (resource_type_id, resource_id)",
+    "idx_grants_principal_id_v1": "v1_grants (principal_resource_type_id, principal_resource_id)",
+    "idx_grants_entitlement_id_principal_id_v1":
+        "v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id)",
+    "idx_grants_sync_expansion_v1": "v1_grants (sync_id) WHERE expansion IS NOT NULL",
+    "idx_grants_sync_needs_expansion_v1": "v1_grants (sync_id) WHERE needs_expansion = 1",
+}
+
+_DATA_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets",
+                "v1_connector_sessions")
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
+def c1z_time(epoch: float) -> str:
+    """A ``datetime`` column as baton's Go drivers write it (UTC, no zone)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def work_path_for(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + ".partial")
+
+
+def legacy_sibling(artifact: Path) -> Path | None:
+    """Where the previous runtime kept this artifact (``/data/sync.sqlite`` for ``/data/sync.c1z``)."""
+    return artifact.with_suffix(".sqlite") if artifact.suffix == ".c1z" else None
 
 
 def fsync_path(path: Path, *, directory: bool = False) -> None:
@@ -111,6 +146,27 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def compress_database(database: Path, target: Path, *, level: int = ZSTD_LEVEL) -> None:
+    """Write ``database`` as a c1z v1 to ``target`` (streamed; fsynced)."""
+    with database.open("rb") as src, target.open("wb") as dst:
+        dst.write(C1Z_V1_MAGIC)
+        zstandard.ZstdCompressor(level=level).copy_stream(src, dst, size=database.stat().st_size)
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
+def _is_legacy(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return False
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except (OSError, sqlite3.DatabaseError):
+        return False
+    return bool(row) and row[0] == LEGACY_FORMAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,20 +179,95 @@ class SyncRun:
     stats: dict[str, Any]
 
 
-def _check_format(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    except sqlite3.DatabaseError as exc:
-        raise ArtifactError(f"{path}: not a sync artifact ({exc})") from None
-    if rows.get("format") != FORMAT:
-        raise ArtifactError(f"{path}: not a sync artifact (no '{FORMAT}' marker)")
-    if int(rows.get("schema_version", "0")) > SCHEMA_VERSION:
-        raise ArtifactError(f"{path}: schema version {rows['schema_version']} is newer than this runtime's "
-                            f"({SCHEMA_VERSION})")
+class _Writer:
+    """Rows of the v1 tables from the runtime's models (shared by the working store and the conversion)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.types: dict[str, ResourceType] = {}
+        self._traits: dict[str, tuple[Trait, ...]] = {}
+
+    def remember_types(self, types: Iterable[ResourceType]) -> None:
+        for rt in types:
+            self.types[rt.id] = rt
+            self._traits[rt.id] = rt.traits
+
+    def put_resource_types(self, sync_id: str, types: Sequence[ResourceType], now: str) -> None:
+        self.remember_types(types)
+        self.conn.executemany(
+            "INSERT INTO v1_resource_types (external_id, data, sync_id, discovered_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (external_id, sync_id) DO UPDATE SET data = excluded.data",
+            [(rt.id, codec.resource_type_to_pb(rt).SerializeToString(deterministic=True), sync_id, now)
+             for rt in types])
+
+    def put_resources(self, sync_id: str, resources: Sequence[Resource], now: str) -> int:
+        traits = self._traits
+        rows = [(r.type, f"{r.type}:{r.id}", r.parent.type if r.parent else None, r.parent.id if r.parent else None,
+                 codec.resource_to_pb(r, traits.get(r.type, ())).SerializeToString(deterministic=True), sync_id, now)
+                for r in resources]
+        # An upsert that keeps the row id: the engine feeds per-resource work in id order.
+        self.conn.executemany(
+            "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, "
+            "data, sync_id, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (external_id, sync_id) DO UPDATE "
+            "SET parent_resource_type_id = excluded.parent_resource_type_id, "
+            "parent_resource_id = excluded.parent_resource_id, data = excluded.data", rows)
+        return len(rows)
+
+    def put_entitlements(self, sync_id: str, entitlements: Sequence[Entitlement], now: str) -> int:
+        rows = [(e.resource.type, e.resource.id, e.id,
+                 codec.entitlement_to_pb(e, self.types).SerializeToString(deterministic=True), sync_id, now)
+                for e in entitlements]
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, "
+            "discovered_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def put_grants(self, sync_id: str, grants: Sequence[Grant], now: str) -> int:
+        rows = []
+        for g in grants:
+            expansion = (pb.GrantExpandable(entitlement_ids=g.expandable).SerializeToString()
+                         if g.expandable else None)
+            rows.append((g.resource.type, g.resource.id, g.entitlement_id, g.principal.type, g.principal.id, g.id,
+                         expansion, 1 if expansion else 0,
+                         codec.grant_to_pb(g).SerializeToString(deterministic=True), sync_id, now))
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO v1_grants (resource_type_id, resource_id, entitlement_id, "
+            "principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, "
+            "sync_id, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+
+def _connect_work(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the unique indexes' working set at 100k users
+    return conn
+
+
+def _init_schema(conn: sqlite3.Connection, connector: str) -> None:
+    fresh = not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'v1_sync_runs'").fetchone()
+    if fresh:
+        # Pages freed by dropping old syncs are returned before publishing, so they are not compressed.
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    conn.executescript(_BATON_SCHEMA)
+    meta = dict(conn.execute("SELECT key, value FROM iac_meta").fetchall())
+    if not meta:
+        if not fresh and conn.execute("SELECT 1 FROM v1_sync_runs LIMIT 1").fetchone():
+            raise ArtifactError("holds syncs written by another baton connector, not by this runtime")
+        conn.executemany("INSERT INTO iac_meta (key, value) VALUES (?, ?)",
+                         [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)), ("connector", connector)])
+        return
+    if meta.get("format") != FORMAT:
+        raise ArtifactError(f"not a sync artifact of this runtime (format {meta.get('format')!r})")
+    if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
+        raise ArtifactError(f"schema version {meta['schema_version']} is newer than this runtime's ({SCHEMA_VERSION})")
+    if meta.get("connector", connector) != connector:
+        raise ArtifactError(f"holds syncs of connector '{meta['connector']}', not '{connector}'")
 
 
 class WorkingStore:
-    """The writable ``.partial`` file of a sync. Single-threaded: only the engine's coordinator uses it."""
+    """The writable ``.partial`` database of a sync. Single-threaded: only the engine's coordinator uses it."""
 
     def __init__(self, artifact: Path, *, connector: str) -> None:
         self.artifact = artifact
@@ -144,49 +275,57 @@ class WorkingStore:
         self.connector = connector
         artifact.parent.mkdir(parents=True, exist_ok=True)
         fresh = not self.path.exists()
-        if fresh and artifact.exists():
-            self._copy_artifact()
+        if fresh:
+            self._seed()
         try:
-            self.conn = self._connect()
+            self.conn = self._open()
         except ArtifactError:
             if fresh:
                 raise
             log.warning("discarding an unreadable partial sync file %s", self.path)
             self.path.unlink()
-            if artifact.exists():
-                self._copy_artifact()
-            self.conn = self._connect()
+            self._seed()
+            self.conn = self._open()
+        self.writer = _Writer(self.conn)
         self._in_tx = False
+        self._floors: dict[str, int] = {}
 
-    def _copy_artifact(self) -> None:
-        with contextlib.closing(sqlite3.connect(f"file:{self.artifact}?mode=ro", uri=True)) as probe:
-            _check_format(probe, self.artifact)
+    def _seed(self) -> None:
+        """The working database starts as the published artifact (or a legacy one, converted)."""
         tmp = self.path.with_name(self.path.name + ".tmp")
-        shutil.copyfile(self.artifact, tmp)
-        fsync_path(tmp)
+        tmp.unlink(missing_ok=True)
+        sibling = legacy_sibling(self.artifact)
+        source = self.artifact if self.artifact.exists() else sibling if sibling and sibling.exists() else None
+        if source is None:
+            return
+        if _is_legacy(source):
+            log.info("converting %s from the previous artifact format to c1z", source)
+            convert_legacy(source, tmp, connector=self.connector)
+        else:
+            if source != self.artifact:
+                return
+            try:
+                with tmp.open("wb") as out:
+                    decompress_c1z(source, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except C1zError as exc:
+                tmp.unlink(missing_ok=True)
+                raise ArtifactError(str(exc)) from None
         os.replace(tmp, self.path)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+    def _open(self) -> sqlite3.Connection:
+        conn = _connect_work(self.path)
         try:
-            conn.execute("PRAGMA journal_mode=DELETE")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            existing = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if not existing:
-                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
-                                 [("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
-                                  ("connector", self.connector)])
-            _check_format(conn, self.path)
-            if existing.get("connector", self.connector) != self.connector:
-                raise ArtifactError(f"{self.artifact}: holds syncs of connector '{existing['connector']}', "
-                                    f"not '{self.connector}'")
+            _init_schema(conn, self.connector)
+            for name in _GRANT_INDEXES:  # rebuilt at the end (see the module docstring)
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ArtifactError(f"{self.path}: {exc}") from None
-        except ArtifactError:
+        except ArtifactError as exc:
             conn.close()
-            raise
+            raise ArtifactError(f"{self.artifact}: {exc}") from None
         return conn
 
     # -- transactions -----------------------------------------------------------------------------------
@@ -211,162 +350,254 @@ class WorkingStore:
 
     def unfinished(self) -> tuple[str, dict[str, Any]] | None:
         row = self.conn.execute(
-            "SELECT sync_id, checkpoint FROM sync_runs WHERE state = 'running' AND connector = ? "
-            "ORDER BY started_at DESC LIMIT 1", (self.connector,)).fetchone()
+            "SELECT s.sync_id, s.sync_token FROM v1_sync_runs s JOIN iac_sync_runs i ON i.sync_id = s.sync_id "
+            "WHERE s.ended_at IS NULL AND i.connector = ? ORDER BY s.started_at DESC LIMIT 1",
+            (self.connector,)).fetchone()
         if row is None:
             return None
-        return row[0], json.loads(row[1] or "{}")
+        try:
+            state = json.loads(row[1] or "{}")
+        except json.JSONDecodeError:
+            state = {}
+        return row[0], state if isinstance(state, dict) else {}
 
     def begin_sync(self, checkpoint: dict[str, Any], *, host_id: str = "",
                    started_at: float | None = None) -> str:
         sync_id = secrets.token_hex(8)
         self._begin()
         self.discard_unfinished()
+        floor = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_resources").fetchone()[0]
         self.conn.execute(
-            "INSERT INTO sync_runs (sync_id, connector, state, started_at, checkpoint, host_id) "
-            "VALUES (?, ?, 'running', ?, ?, ?)",
-            (sync_id, self.connector, started_at if started_at is not None else time.time(),
-             _dumps(checkpoint), host_id))
+            "INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, "
+            "linked_sync_id, supports_diff) VALUES (?, ?, NULL, ?, 'full', '', '', 1)",
+            (sync_id, c1z_time(started_at if started_at is not None else time.time()), _dumps(checkpoint)))
+        self.conn.execute("INSERT INTO iac_sync_runs (sync_id, connector, host_id, row_floor) VALUES (?, ?, ?, ?)",
+                          (sync_id, self.connector, host_id, floor))
         self.commit()
         return sync_id
 
     def discard_unfinished(self) -> None:
         self._begin()
-        stale = [r[0] for r in self.conn.execute("SELECT sync_id FROM sync_runs WHERE state = 'running'")]
+        stale = [r[0] for r in self.conn.execute("SELECT sync_id FROM v1_sync_runs WHERE ended_at IS NULL")]
         self._delete_syncs(stale)
 
     def _delete_syncs(self, sync_ids: Sequence[str]) -> None:
         for sync_id in sync_ids:
             for table in _DATA_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE sync_id = ?", (sync_id,))
-            self.conn.execute("DELETE FROM sync_runs WHERE sync_id = ?", (sync_id,))
+            self.conn.execute("DELETE FROM v1_sync_runs WHERE sync_id = ?", (sync_id,))
+            self.conn.execute("DELETE FROM iac_sync_runs WHERE sync_id = ?", (sync_id,))
 
     def checkpoint(self, sync_id: str, state: dict[str, Any]) -> None:
         """Record the resume token and commit everything written since the last checkpoint."""
         self._begin()
-        self.conn.execute("UPDATE sync_runs SET checkpoint = ? WHERE sync_id = ?", (_dumps(state), sync_id))
+        self.conn.execute("UPDATE v1_sync_runs SET sync_token = ? WHERE sync_id = ?", (_dumps(state), sync_id))
         self.commit()
 
     # -- writes -----------------------------------------------------------------------------------------
 
     def put_resource_types(self, sync_id: str, types: Iterable[ResourceType]) -> None:
         self._begin()
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO resource_types (sync_id, id, display_name, data) VALUES (?, ?, ?, ?)",
-            [(sync_id, t.id, t.display_name, _dumps(t.to_json())) for t in types])
+        self.writer.put_resource_types(sync_id, list(types), c1z_time(time.time()))
 
     def put_resources(self, sync_id: str, resources: Iterable[Resource]) -> int:
         self._begin()
-        rows = [(sync_id, r.type, r.id, r.parent.type if r.parent else None,
-                 r.parent.id if r.parent else None, r.display_name, _dumps(r.to_json())) for r in resources]
-        self.conn.executemany(
-            "INSERT INTO resources (sync_id, resource_type, id, parent_type, parent_id, display_name, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sync_id, resource_type, id) DO UPDATE SET "
-            "parent_type = excluded.parent_type, parent_id = excluded.parent_id, "
-            "display_name = excluded.display_name, data = excluded.data", rows)
-        return len(rows)
+        return self.writer.put_resources(sync_id, list(resources), c1z_time(time.time()))
 
     def put_entitlements(self, sync_id: str, entitlements: Iterable[Entitlement]) -> int:
         self._begin()
-        rows = [(sync_id, e.id, e.resource.type, e.resource.id, e.slug, e.display_name, _dumps(e.to_json()))
-                for e in entitlements]
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO entitlements (sync_id, id, resource_type, resource_id, slug, "
-            "display_name, data) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        return len(rows)
+        return self.writer.put_entitlements(sync_id, list(entitlements), c1z_time(time.time()))
 
     def put_grants(self, sync_id: str, grants: Iterable[Grant]) -> int:
         self._begin()
-        rows = [(sync_id, g.id, g.entitlement_id, g.resource.type, g.resource.id, g.principal.type,
-                 g.principal.id, _dumps(g.to_json())) for g in grants]
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO grants (sync_id, id, entitlement_id, resource_type, resource_id, "
-            "principal_type, principal_id, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        return len(rows)
+        return self.writer.put_grants(sync_id, list(grants), c1z_time(time.time()))
 
     # -- reads for the engine ---------------------------------------------------------------------------
 
+    def _floor(self, sync_id: str) -> int:
+        if sync_id not in self._floors:
+            row = self.conn.execute("SELECT row_floor FROM iac_sync_runs WHERE sync_id = ?", (sync_id,)).fetchone()
+            self._floors[sync_id] = int(row[0]) if row else 0
+        return self._floors[sync_id]
+
     def resources_after(self, sync_id: str, resource_type: str, after_rowid: int,
                         limit: int) -> list[tuple[int, Resource]]:
+        after = max(after_rowid, self._floor(sync_id))  # older syncs' rows sit below the floor
         rows = self.conn.execute(
-            "SELECT rowid, data FROM resources WHERE sync_id = ? AND resource_type = ? AND rowid > ? "
-            "ORDER BY rowid LIMIT ?", (sync_id, resource_type, after_rowid, limit)).fetchall()
-        return [(rowid, Resource.from_json(json.loads(data))) for rowid, data in rows]
+            "SELECT id, data FROM v1_resources WHERE resource_type_id = ? AND id > ? AND sync_id = ? "
+            "ORDER BY id LIMIT ?", (resource_type, after, sync_id, limit)).fetchall()
+        return [(rowid, codec.resource_from_pb(pb.Resource.FromString(data))) for rowid, data in rows]
 
     def get_resource(self, sync_id: str, resource_type: str, resource_id: str) -> Resource | None:
-        row = self.conn.execute(
-            "SELECT data FROM resources WHERE sync_id = ? AND resource_type = ? AND id = ?",
-            (sync_id, resource_type, resource_id)).fetchone()
-        return Resource.from_json(json.loads(row[0])) if row else None
+        row = self.conn.execute("SELECT data FROM v1_resources WHERE external_id = ? AND sync_id = ?",
+                                (f"{resource_type}:{resource_id}", sync_id)).fetchone()
+        return codec.resource_from_pb(pb.Resource.FromString(row[0])) if row else None
 
     # -- finishing --------------------------------------------------------------------------------------
+
+    def build_indexes(self) -> None:
+        for name, target in _GRANT_INDEXES.items():
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
 
     def prune_dangling(self, sync_id: str, principal_types: Iterable[str]) -> int:
         """Delete grants to principals of ``principal_types`` that this sync did not store."""
         self._begin()
+        self.build_indexes()
         removed = 0
         for ptype in sorted(principal_types):
             cur = self.conn.execute(
-                "DELETE FROM grants WHERE sync_id = ? AND principal_type = ? AND NOT EXISTS ("
-                "SELECT 1 FROM resources r WHERE r.sync_id = grants.sync_id AND r.resource_type = ? "
-                "AND r.id = grants.principal_id)", (sync_id, ptype, ptype))
+                "DELETE FROM v1_grants WHERE sync_id = ? AND principal_resource_type_id = ? AND NOT EXISTS ("
+                "SELECT 1 FROM v1_resources r WHERE r.external_id = v1_grants.principal_resource_type_id || ':' || "
+                "v1_grants.principal_resource_id AND r.sync_id = v1_grants.sync_id)", (sync_id, ptype))
             removed += cur.rowcount
         return removed
 
     def stats(self, sync_id: str) -> dict[str, Any]:
-        return _stats(self.conn, sync_id)
+        return _counts(self.conn, sync_id)
 
     def finish(self, sync_id: str, *, stats: dict[str, Any], ended_at: float | None = None,
                keep_previous: bool = True) -> None:
-        """Mark the run complete, drop older runs, then publish the file over the artifact."""
+        """Mark the run complete, drop older runs, then publish the database as the c1z artifact."""
         self._begin()
-        self.conn.execute(
-            "UPDATE sync_runs SET state = 'complete', ended_at = ?, stats = ?, checkpoint = NULL "
-            "WHERE sync_id = ?", (ended_at if ended_at is not None else time.time(), _dumps(stats), sync_id))
+        self.build_indexes()
+        self.conn.execute("UPDATE v1_sync_runs SET ended_at = ?, sync_token = '' WHERE sync_id = ?",
+                          (c1z_time(ended_at if ended_at is not None else time.time()), sync_id))
+        self.conn.execute("UPDATE iac_sync_runs SET stats = ? WHERE sync_id = ?", (_dumps(stats), sync_id))
         keep = [sync_id]
         if keep_previous:
             prev = self.conn.execute(
-                "SELECT sync_id FROM sync_runs WHERE state = 'complete' AND sync_id != ? "
-                "ORDER BY ended_at DESC, rowid DESC LIMIT 1", (sync_id,)).fetchone()
+                "SELECT s.sync_id FROM v1_sync_runs s JOIN iac_sync_runs i ON i.sync_id = s.sync_id "
+                "WHERE s.ended_at IS NOT NULL AND s.sync_id != ? AND i.connector = ? "
+                "ORDER BY s.ended_at DESC, s.id DESC LIMIT 1", (sync_id, self.connector)).fetchone()
             if prev:
                 keep.append(prev[0])
-        drop = [r[0] for r in self.conn.execute("SELECT sync_id FROM sync_runs") if r[0] not in keep]
+        drop = [r[0] for r in self.conn.execute("SELECT sync_id FROM v1_sync_runs") if r[0] not in keep]
         self._delete_syncs(drop)
         self.commit()
+        self.conn.execute("PRAGMA incremental_vacuum")
         self.conn.execute("PRAGMA analysis_limit=1000")  # sampled statistics: readers pick good indexes
         self.conn.execute("ANALYZE")
         self.conn.close()
-        fsync_path(self.path)
-        os.replace(self.path, self.artifact)
-        fsync_path(self.artifact.parent, directory=True)
+        publish(self.path, self.artifact)
 
 
-def _stats(conn: sqlite3.Connection, sync_id: str) -> dict[str, Any]:
+def publish(database: Path, artifact: Path) -> None:
+    """Compress ``database`` over ``artifact`` atomically, then remove ``database``."""
+    tmp = artifact.with_name(artifact.name + ".tmp")
+    compress_database(database, tmp)
+    os.replace(tmp, artifact)
+    fsync_path(artifact.parent, directory=True)
+    database.unlink()
+
+
+def _counts(conn: sqlite3.Connection, sync_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for table, column in (("resources", "resource_type"), ("entitlements", "resource_type"),
-                          ("grants", "resource_type")):
-        counts = dict(conn.execute(f"SELECT {column}, COUNT(*) FROM {table} WHERE sync_id = ? "
-                                   f"GROUP BY {column} ORDER BY {column}", (sync_id,)).fetchall())
-        out[table] = {"total": sum(counts.values()), "by_type": counts}
+    for kind in ("resources", "entitlements", "grants"):
+        counts = dict(conn.execute(f"SELECT resource_type_id, COUNT(*) FROM v1_{kind} WHERE sync_id = ? "
+                                   "GROUP BY resource_type_id ORDER BY resource_type_id", (sync_id,)).fetchall())
+        out[kind] = {"total": sum(counts.values()), "by_type": counts}
     return out
 
 
+# -- the previous format --------------------------------------------------------------------------------
+
+def convert_legacy(source: Path, target: Path, *, connector: str | None = None) -> None:
+    """Convert an artifact of the previous format (``iac-baton-sync`` SQLite) into a c1z v1 database at
+    ``target`` (uncompressed), keeping its complete syncs."""
+    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as old:
+        meta = dict(old.execute("SELECT key, value FROM meta").fetchall())
+        owner = meta.get("connector", "")
+        if connector is not None and owner != connector:
+            raise ArtifactError(f"{source}: holds syncs of connector '{owner}', not '{connector}'")
+        target.unlink(missing_ok=True)
+        conn = _connect_work(target)
+        try:
+            _init_schema(conn, owner)
+            writer = _Writer(conn)
+            conn.execute("BEGIN")
+            runs = old.execute("SELECT sync_id, started_at, ended_at, stats, host_id FROM sync_runs "
+                               "WHERE state = 'complete' ORDER BY ended_at").fetchall()
+            for sync_id, started, ended, stats, host_id in runs:
+                conn.execute("INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, supports_diff) "
+                             "VALUES (?, ?, ?, '', 1)", (sync_id, c1z_time(started), c1z_time(ended or started)))
+                conn.execute("INSERT INTO iac_sync_runs (sync_id, connector, host_id, stats) VALUES (?, ?, ?, ?)",
+                             (sync_id, owner, host_id or "", stats or "{}"))
+                now = c1z_time(ended or started)
+                types = [_legacy_type(json.loads(d)) for (d,) in old.execute(
+                    "SELECT data FROM resource_types WHERE sync_id = ? ORDER BY id", (sync_id,))]
+                writer.put_resource_types(sync_id, types, now)
+                for batch in _batches(old.execute("SELECT data FROM resources WHERE sync_id = ? ORDER BY rowid",
+                                                  (sync_id,))):
+                    writer.put_resources(sync_id, [Resource.from_json(json.loads(d)) for (d,) in batch], now)
+                for batch in _batches(old.execute("SELECT data FROM entitlements WHERE sync_id = ?", (sync_id,))):
+                    writer.put_entitlements(sync_id, [_legacy_entitlement(json.loads(d)) for (d,) in batch], now)
+                for batch in _batches(old.execute(
+                        "SELECT id, data FROM grants WHERE sync_id = ?", (sync_id,))):
+                    writer.put_grants(sync_id, [_legacy_grant(gid, json.loads(d)) for gid, d in batch], now)
+            conn.execute("COMMIT")
+            for name, index in _GRANT_INDEXES.items():
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {index}")
+        finally:
+            conn.close()
+
+
+def _batches(cursor: sqlite3.Cursor, size: int = 1000) -> Iterator[list[Any]]:
+    while batch := cursor.fetchmany(size):
+        yield batch
+
+
+def _legacy_type(data: dict[str, Any]) -> ResourceType:
+    return ResourceType(data["id"], data.get("display_name") or data["id"],
+                        tuple(Trait(t) for t in data.get("traits") or ()), data.get("description") or "",
+                        parent=data.get("parent"))
+
+
+def _legacy_entitlement(data: dict[str, Any]) -> Entitlement:
+    return Entitlement(ResourceRef(data["resource_type"], data["resource_id"]), data["slug"], data["display_name"],
+                       grantable_to=tuple(data.get("grantable_to") or ()), description=data.get("description") or "")
+
+
+def _legacy_grant(grant_id: str, data: dict[str, Any]) -> Grant:
+    resource, slug, principal = parse_grant_id(grant_id)
+    return Grant(resource, slug, principal, expandable=tuple(data.get("expandable") or ()),
+                 data=data.get("data") or {})
+
+
+# -- reading --------------------------------------------------------------------------------------------
+
 class Artifact:
-    """A read-only view of a published artifact (inspect, diff, tests)."""
+    """A read-only view of a c1z v1 — ours or any baton connector's — or of an artifact of the previous
+    format (converted on the fly). For inspect, diff and tests."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         if not path.is_file():
             raise ArtifactError(f"{path}: no such artifact")
-        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        with path.open("rb") as handle:
+            head = handle.read(16)
         try:
-            _check_format(self.conn, path)
-        except ArtifactError:
-            self.conn.close()
+            self.c1z = self._convert(path) if sniff(head) == "unknown" and _is_legacy(path) else open_c1z(path)
+        except C1zError as exc:
+            raise ArtifactError(str(exc)) from None
+        self.conn = self.c1z.conn
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self._ours = "iac_sync_runs" in tables
+        self._grant_columns = {r[1] for r in self.conn.execute("PRAGMA table_info(v1_grants)")}
+
+    @staticmethod
+    def _convert(path: Path) -> C1zReader:
+        fd, name = tempfile.mkstemp(prefix="c1z-legacy-", suffix=".sqlite")
+        os.close(fd)
+        database = Path(name)
+        try:
+            convert_legacy(path, database)
+            return C1zReader(path, database, owns_database=True)
+        except BaseException:
+            database.unlink(missing_ok=True)
             raise
 
     def close(self) -> None:
-        self.conn.close()
+        self.c1z.close()
 
     def __enter__(self) -> Artifact:
         return self
@@ -374,12 +605,27 @@ class Artifact:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def has_expansion_column(self) -> bool:
+        return "expansion" in self._grant_columns
+
     def runs(self) -> list[SyncRun]:
-        """Complete runs, newest first."""
-        rows = self.conn.execute(
-            "SELECT sync_id, connector, state, started_at, ended_at, stats FROM sync_runs "
-            "WHERE state = 'complete' ORDER BY ended_at DESC, rowid DESC").fetchall()
-        return [SyncRun(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}")) for r in rows]
+        """Complete full syncs, newest first."""
+        finished = self.c1z.finished_syncs() or self.c1z.finished_syncs(None)
+        out = []
+        for sync_id in finished:
+            started, ended = self.conn.execute("SELECT started_at, ended_at FROM v1_sync_runs WHERE sync_id = ?",
+                                               (sync_id,)).fetchone()
+            connector, stats = "", "{}"
+            if self._ours:
+                row = self.conn.execute("SELECT connector, stats FROM iac_sync_runs WHERE sync_id = ?",
+                                        (sync_id,)).fetchone()
+                if row:
+                    connector, stats = row[0], row[1] or "{}"
+            start_time, end_time = parse_c1z_time(started), parse_c1z_time(ended)
+            out.append(SyncRun(sync_id, connector, "complete", start_time.timestamp() if start_time else 0.0,
+                               end_time.timestamp() if end_time else None, json.loads(stats)))
+        return out
 
     def latest(self) -> SyncRun:
         runs = self.runs()
@@ -391,18 +637,24 @@ class Artifact:
         yield from self.conn.execute(sql, params)
 
     def stats(self, sync_id: str) -> dict[str, Any]:
-        return _stats(self.conn, sync_id)
+        return _counts(self.conn, sync_id)
 
     def content(self, sync_id: str | None = None) -> dict[str, set[tuple[str, ...]]]:
-        """Everything one sync holds, as sets of natural keys and JSON (for equality checks and diffs)."""
+        """Everything one sync holds, decoded into the runtime's models, as sets of natural keys and JSON
+        (for equality checks in tests)."""
         sid = sync_id or self.latest().sync_id
+        expansion = "expansion" if self.has_expansion_column else "NULL"
         return {
-            "resource_types": {(r[0], r[1]) for r in self.rows(
-                "SELECT id, data FROM resource_types WHERE sync_id = ?", (sid,))},
-            "resources": {(r[0], r[1], r[2]) for r in self.rows(
-                "SELECT resource_type, id, data FROM resources WHERE sync_id = ?", (sid,))},
-            "entitlements": {(r[0], r[1]) for r in self.rows(
-                "SELECT id, data FROM entitlements WHERE sync_id = ?", (sid,))},
-            "grants": {(r[0], r[1]) for r in self.rows(
-                "SELECT id, data FROM grants WHERE sync_id = ?", (sid,))},
+            "resource_types": {(r[0], _dumps(codec.resource_type_from_pb(pb.ResourceType.FromString(r[1])).to_json()))
+                               for r in self.rows("SELECT external_id, data FROM v1_resource_types WHERE sync_id = ?",
+                                                  (sid,))},
+            "resources": {(r[0], r[1], _dumps(codec.resource_from_pb(pb.Resource.FromString(r[2])).to_json()))
+                          for r in self.rows("SELECT resource_type_id, substr(external_id, length(resource_type_id) "
+                                             "+ 2), data FROM v1_resources WHERE sync_id = ?", (sid,))},
+            "entitlements": {(r[0], _dumps(codec.entitlement_from_pb(pb.Entitlement.FromString(r[1])).to_json()))
+                             for r in self.rows("SELECT external_id, data FROM v1_entitlements WHERE sync_id = ?",
+                                                (sid,))},
+            "grants": {(r[0], _dumps(codec.grant_from_pb(pb.Grant.FromString(r[1]), r[2]).to_json()))
+                       for r in self.rows(f"SELECT external_id, data, {expansion} FROM v1_grants WHERE sync_id = ?",
+                                          (sid,))},
         }

@@ -46,7 +46,7 @@ def upload_artifact(path: Path, url: str, *, sync_id: str, token: str | None = N
                     clock: Clock | None = None, observer: HttpObserver | None = None,
                     retry: RetryPolicy | None = None, transport: httpx.BaseTransport | None = None) -> int:
     """PUT ``path`` to ``url``; returns the response status. Raises an ApiError when it keeps failing."""
-    headers = {"Content-Type": "application/vnd.sqlite3", "X-Baton-Sync-Id": sync_id,
+    headers = {"Content-Type": "application/octet-stream", "X-Baton-Sync-Id": sync_id,
                "X-Content-SHA256": _sha256(path), "Content-Length": str(path.stat().st_size)}
     if token:
         headers["Authorization"] = f"Bearer {token}"
