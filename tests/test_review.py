@@ -8,9 +8,7 @@ import contextlib
 import csv
 import io
 import itertools
-import json
 import os
-import shutil
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -19,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from _browser import Browser
 from conftest import EXAMPLE_ENV, RunIac
 from PIL import Image, ImageChops, ImageStat
 
+from iac.c1z import C1Z_V1_MAGIC, decompress_c1z, open_c1z, pb
 from iac.connectors.okta import build
 from iac.review import CSV_FILES, DIRECT, Review, build_review, facts_for, open_source, review_file
 from iac.runtime import (
@@ -71,7 +71,7 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     """An Okta org synced twice; between the syncs one user joins a group, one leaves one and one is suspended."""
     sim = OktaSim(seed=7, users=90, groups=8, apps=4, rate_scale=100)
     data = sim.dataset
-    path = tmp_path_factory.mktemp("review") / "okta.sqlite"
+    path = tmp_path_factory.mktemp("review") / "okta.c1z"
     with serve(sim.app) as base:
         _sync(sim, base, path)
         group = next(g for g in range(len(data.group_members)) if 0 < len(data.group_members[g]) < 80)
@@ -291,11 +291,12 @@ def test_markup_is_accessible_and_the_page_prints(report: tuple[Review, Path, Pa
 
 
 def _profile_status(org: Org, user_id: str) -> str:
-    with Artifact(org.artifact) as art:
-        sid = art.latest().sync_id
-        [(data,)] = list(art.rows("SELECT data FROM resources WHERE sync_id = ? AND resource_type = 'user' AND id = ?",
-                                  (sid, user_id)))
-    status: str = json.loads(data)["profile"]["status"]
+    with open_c1z(org.artifact) as c1z:
+        found = c1z.resource("user", user_id)
+    assert found is not None
+    trait = pb.UserTrait()
+    assert found.annotations[0].Unpack(trait)
+    status: str = trait.profile.fields["status"].string_value
     return status
 
 
@@ -346,8 +347,8 @@ def _hostile_artifact(path: Path) -> None:
 
 
 def test_markup_in_data_stays_text_and_undeclared_connectors_get_generic_rules(tmp_path: Path) -> None:
-    _hostile_artifact(tmp_path / "acme.sqlite")
-    result = review_file(tmp_path / "acme.sqlite", tmp_path / "acme.html", csv_dir=tmp_path / "csv")
+    _hostile_artifact(tmp_path / "acme.c1z")
+    result = review_file(tmp_path / "acme.c1z", tmp_path / "acme.html", csv_dir=tmp_path / "csv")
     review = result.review
     assert review.facts.declared_by == "generic"
     assert [(review.res_id[r], review.ent_id[e]) for r, e, _ in review.privileged] == [("u1", "role:admin:assigned")]
@@ -393,12 +394,14 @@ def test_bad_input_is_one_line_and_writes_nothing(run_iac: RunIac, tmp_path: Pat
 def test_previous_file_gives_the_same_changes_as_the_previous_sync_inside(org: Org, report: tuple[Review, Path, Path],
                                                                           tmp_path: Path) -> None:
     """--previous FILE goes through the generic comparison (sorted keys), the in-file one through SQLite."""
-    older = tmp_path / "older.sqlite"
-    shutil.copyfile(org.artifact, older)
-    with contextlib.closing(sqlite3.connect(older)) as conn, conn:
-        [(newest,)] = conn.execute("SELECT sync_id FROM sync_runs ORDER BY ended_at DESC LIMIT 1").fetchall()
-        for table in ("resource_types", "resources", "entitlements", "grants", "sync_runs"):
+    database, older = tmp_path / "older.sqlite", tmp_path / "older.c1z"
+    with database.open("wb") as out:
+        decompress_c1z(org.artifact, out)
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        [(newest,)] = conn.execute("SELECT sync_id FROM v1_sync_runs ORDER BY ended_at DESC LIMIT 1").fetchall()
+        for table in ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_sync_runs"):
             conn.execute(f"DELETE FROM {table} WHERE sync_id = ?", (newest,))
+    older.write_bytes(C1Z_V1_MAGIC + zstandard.ZstdCompressor().compress(database.read_bytes()))
     compared = review_file(org.artifact, tmp_path / "r.html", previous=older).review
     assert sorted(compared.changes) == sorted(report[0].changes) and len(compared.changes) == 3
 

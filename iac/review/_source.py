@@ -8,13 +8,12 @@ built only from these streams, so supporting another file format is one more ``S
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from iac.runtime import Artifact, parse_grant_id
+from iac.runtime import Artifact
 from iac.runtime.errors import ArtifactError
 
 __all__ = [
@@ -112,105 +111,6 @@ class SyncSource(Protocol):
     def close(self) -> None: ...
 
 
-# -- this project's artifact --------------------------------------------------------------------------
-
-
-@dataclass
-class _ArtifactSnapshot:
-    artifact: Artifact
-    info: SyncInfo
-
-    def resource_types(self) -> Iterator[TypeRow]:
-        for ident, name, data in self.artifact.rows(
-                "SELECT id, display_name, data FROM resource_types WHERE sync_id = ? ORDER BY id",
-                (self.info.sync_id,)):
-            yield TypeRow(ident, name, tuple(json.loads(data).get("traits") or ()))
-
-    def resources(self, resource_type: str | None = None,
-                  attributes: Sequence[str] | None = None) -> Iterator[ResourceRow]:
-        where, params = "sync_id = ?", [self.info.sync_id]
-        if resource_type is not None:
-            where, params = where + " AND resource_type = ?", [*params, resource_type]
-        if attributes is None:
-            for (data,) in self.artifact.conn.execute(f"SELECT data FROM resources WHERE {where}", params):
-                r = json.loads(data)
-                yield ResourceRow(r["type"], r["id"], r.get("display_name") or r["id"], r.get("status"),
-                                  r.get("login"), tuple(r.get("emails") or ()), r.get("profile") or {})
-            return
-        # Only what is asked for, picked out by SQLite (no JSON parse in Python). JSON true/false come back
-        # as 1/0, which compare equal to True/False.
-        keys = list(attributes)
-        picked = "".join(", json_extract(data, ?)" for _ in keys)
-        paths = [f"$.profile.{json.dumps(key)}" for key in keys]
-        sql = (f"SELECT resource_type, id, display_name, json_extract(data, '$.status'), json_extract(data, "
-               f"'$.login'), json_extract(data, '$.emails[0]'){picked} FROM resources WHERE {where}")
-        for rtype, ident, name, status, login, email, *values in self.artifact.conn.execute(sql, [*paths, *params]):
-            yield ResourceRow(rtype, ident, name or ident, status, login, (email,) if email else (),
-                              {k: v for k, v in zip(keys, values, strict=True) if v is not None})
-
-    def entitlements(self) -> Iterator[EntitlementRow]:
-        for row in self.artifact.rows("SELECT id, resource_type, resource_id, slug, display_name FROM entitlements "
-                                      "WHERE sync_id = ?", (self.info.sync_id,)):
-            yield EntitlementRow(*row)
-
-    def grants(self) -> Iterator[GrantRow]:
-        for entitlement, ptype, pid, data in self.artifact.conn.execute(
-                "SELECT entitlement_id, principal_type, principal_id, data FROM grants WHERE sync_id = ?",
-                (self.info.sync_id,)):
-            # Most grants carry nothing beyond their columns: skip the JSON parse for them.
-            yield entitlement, ptype, pid, (tuple(json.loads(data).get("expandable") or ()) if data != "{}" else ())
-
-    def grants_by_principal(self) -> Iterator[tuple[str, str, list[str]]]:
-        # The principal index holds the grant ids (its primary key), so this reads the index alone; a grant
-        # id is "<entitlement id>:<principal type>:<principal id>", so cutting the principal gives the rest.
-        for ptype, pid, ids in self.artifact.conn.execute(
-                "SELECT principal_type, principal_id, group_concat(id, char(31)) FROM grants INDEXED BY "
-                "grants_principal WHERE sync_id = ? GROUP BY principal_type, principal_id", (self.info.sync_id,)):
-            cut = len(ptype) + len(pid) + 2
-            yield ptype, pid, [grant[:-cut] for grant in ids.split("\x1f")]
-
-    def expandable_grants(self) -> Iterator[GrantRow]:
-        for entitlement, ptype, pid, data in self.artifact.conn.execute(
-                "SELECT entitlement_id, principal_type, principal_id, data FROM grants WHERE sync_id = ? "
-                "AND data != '{}'", (self.info.sync_id,)):
-            expandable = tuple(json.loads(data).get("expandable") or ())
-            if expandable:
-                yield entitlement, ptype, pid, expandable
-
-    def grant_changes(self, previous: Snapshot) -> Iterator[tuple[str, str, str, str]] | None:
-        if not isinstance(previous, _ArtifactSnapshot) or previous.artifact is not self.artifact:
-            return None
-        return self._grant_changes(previous.info.sync_id)
-
-    def _grant_changes(self, old: str) -> Iterator[tuple[str, str, str, str]]:
-        # Both syncs' grant ids come sorted from the primary key, so SQLite merges them (MERGE (EXCEPT)):
-        # one pass over each, no lookups, no Python work for the grants both hold.
-        sql = "SELECT id FROM grants WHERE sync_id = ? EXCEPT SELECT id FROM grants WHERE sync_id = ? ORDER BY id"
-        for change, ids in (("removed", (old, self.info.sync_id)), ("added", (self.info.sync_id, old))):
-            for (grant,) in self.artifact.conn.execute(sql, ids):
-                resource, slug, principal = parse_grant_id(grant)
-                yield change, f"{resource}:{slug}", principal.type, principal.id
-
-
-class _ArtifactSource:
-    format = "iac artifact"
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.artifact = Artifact(path)
-        row = self.artifact.conn.execute("SELECT value FROM meta WHERE key = 'connector'").fetchone()
-        self.integration: str | None = row[0] if row else None
-
-    def syncs(self) -> list[SyncInfo]:
-        return [SyncInfo(r.sync_id, r.started_at, r.ended_at) for r in self.artifact.runs()]
-
-    def snapshot(self, sync: SyncInfo) -> Snapshot:
-        return _ArtifactSnapshot(self.artifact, sync)
-
-    def close(self) -> None:
-        self.artifact.close()
-
-
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _C1Z_MAGIC = b"C1Z"
 
@@ -223,8 +123,8 @@ def open_source(path: Path) -> Iterator[SyncSource]:
     with path.open("rb") as handle:
         head = handle.read(16)
     source: SyncSource
-    if head.startswith(_SQLITE_MAGIC):
-        source = _ArtifactSource(path)
+    if head.startswith(_SQLITE_MAGIC):  # an artifact of the runtime's previous format, converted on opening
+        source = _C1zSource(path, Artifact(path).c1z, file_format="iac artifact (previous format)")
     elif head.startswith(_C1Z_MAGIC):
         source = _open_c1z(path)
     else:
@@ -354,13 +254,18 @@ class _C1zSnapshot:
 
 class _C1zSource:
     format = "c1z v1"
-    integration: str | None = None  # a c1z does not name its connector
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, reader: Any = None, *, file_format: str = "c1z v1") -> None:
         from iac.c1z import open_c1z
 
         self.path = path
-        self.reader = open_c1z(path)
+        self.format = file_format
+        self.reader = reader if reader is not None else open_c1z(path)
+        # This runtime's c1z names its connector in a table of its own; other connectors' files do not.
+        has_meta = self.reader.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'iac_meta'").fetchone()
+        row = (self.reader.conn.execute("SELECT value FROM iac_meta WHERE key = 'connector'").fetchone()
+               if has_meta else None)
+        self.integration: str | None = row[0] if row else None
 
     def syncs(self) -> list[SyncInfo]:
         runs = {run.sync_id: run for run in self.reader.sync_runs()}
