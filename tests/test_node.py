@@ -9,7 +9,6 @@ container (``/proc/PID`` on the host) or through a loopback relay to the pod's I
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from conftest import EXAMPLE_ENV, REPO_ROOT
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Node, Pod
 
+from iac.c1z import open_c1z
 from iac.demo import Sandbox
 from iac.render import render_manifests
 from iac.spec import Stack
@@ -183,18 +183,12 @@ def test_each_pod_syncs_its_simulator_onto_the_data_volume(deployed: Deployed, t
         wait_for(f"{name} to finish a sync", synced, timeout=90)
         assert sandbox.requests() > 0, f"{name} never called its simulator"
         # The artifact is on the pod's data volume: read it through the container's own root.
-        artifact = Path(f"/proc/{pid}/root/data/sync.sqlite")
-        assert artifact.is_file(), f"{name}: no /data/sync.sqlite in the running container"
-        copy = tmp_path / f"{connector}.sqlite"
-        copy.write_bytes(artifact.read_bytes())
-        for suffix in ("-wal", "-shm"):
-            side = Path(f"{artifact}{suffix}")
-            if side.is_file():
-                Path(f"{copy}{suffix}").write_bytes(side.read_bytes())
-        with sqlite3.connect(copy) as db:
-            tables = {row[0] for row in db.execute("select name from sqlite_master where type = 'table'")}
-            assert tables, f"{name}: empty artifact"
-            counts = {t: db.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables}
+        artifact = Path(f"/proc/{pid}/root/data/sync.c1z")
+        assert artifact.is_file(), f"{name}: no /data/sync.c1z in the running container"
+        copy = tmp_path / f"{connector}.c1z"
+        copy.write_bytes(artifact.read_bytes())  # published atomically: a whole c1z
+        with open_c1z(copy) as c1z:
+            counts = {kind: sum(by_type.values()) for kind, by_type in c1z.counts().items()}
         assert sum(counts.values()) > 0, f"{name}: artifact has no rows ({counts})"
 
 

@@ -55,7 +55,7 @@ _PROFILE_TRAITS: tuple[type[ProfileTrait], ...] = (pb.UserTrait, pb.GroupTrait, 
 
 def _pack(message: Message) -> AnyMessage:
     packed = AnyMessage()
-    packed.Pack(message)
+    packed.Pack(message, deterministic=True)
     return packed
 
 

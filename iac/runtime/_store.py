@@ -17,9 +17,11 @@ rolls back to the last checkpoint and the next run resumes from it. When the syn
 than the previous complete one are deleted, the database is compressed to ``<artifact>.tmp``, fsynced and
 renamed over the artifact, and the directory is fsynced: a reader sees the old artifact or the new one.
 
-Speed: the grants' secondary indexes (by resource, principal, entitlement) are dropped while a sync writes
-and built in one sorted pass at the end (``CREATE INDEX``), which is several times cheaper than keeping
-them up to date row by row; only the unique ``(external_id, sync_id)`` indexes stay, for upserts.
+Speed (bench/c1z_store.py has the figures): grants, the bulk of a sync, are appended to a ``v1_grants``
+without any index while a sync writes, and its indexes (baton-sdk's five and the unique
+``(external_id, sync_id)``, after dropping repeated grant ids) are built in one sorted pass each when the sync
+ends, several times cheaper than keeping them up to date row by row. Grants and resources are encoded by
+:mod:`iac.c1z.wire` rather than through message objects.
 """
 
 from __future__ import annotations
@@ -40,9 +42,18 @@ from typing import Any
 
 import zstandard
 
-from iac.c1z import C1Z_V1_MAGIC, C1zError, C1zReader, decompress_c1z, open_c1z, parse_c1z_time, pb, sniff
+from iac.c1z import C1Z_V1_MAGIC, C1zError, C1zReader, decompress_c1z, open_c1z, parse_c1z_time, pb, sniff, wire
 from iac.runtime import _c1z_codec as codec
-from iac.runtime._models import Entitlement, Grant, Resource, ResourceRef, ResourceType, Trait, parse_grant_id
+from iac.runtime._models import (
+    Entitlement,
+    Grant,
+    Resource,
+    ResourceRef,
+    ResourceType,
+    Trait,
+    UserStatus,
+    parse_grant_id,
+)
 from iac.runtime.errors import ArtifactError
 
 __all__ = [
@@ -88,7 +99,6 @@ CREATE TABLE IF NOT EXISTS v1_grants (
     entitlement_id text not null, principal_resource_type_id text not null, principal_resource_id text not null,
     external_id text not null, expansion blob, needs_expansion integer not null default 0, data blob not null,
     sync_id text not null, discovered_at datetime not null);
-CREATE UNIQUE INDEX IF NOT EXISTS idx_grants_external_sync_v1 ON v1_grants (external_id, sync_id);
 CREATE TABLE IF NOT EXISTS v1_sync_runs (
     id integer primary key, sync_id text not null, started_at datetime not null, ended_at datetime,
     sync_token text not null, sync_type text not null default 'full', parent_sync_id text not null default '',
@@ -109,12 +119,17 @@ CREATE TABLE IF NOT EXISTS iac_sync_runs (
 
 # Built at the end of a sync (see the module docstring); the names and columns are baton-sdk's.
 _GRANT_INDEXES = {
-    "idx_grants_resource_type_id_resource_id_v1": "v1_grants (resource_type_id, resource_id)",
-    "idx_grants_principal_id_v1": "v1_grants (principal_resource_type_id, principal_resource_id)",
-    "idx_grants_entitlement_id_principal_id_v1":
-        "v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id)",
-    "idx_grants_sync_expansion_v1": "v1_grants (sync_id) WHERE expansion IS NOT NULL",
-    "idx_grants_sync_needs_expansion_v1": "v1_grants (sync_id) WHERE needs_expansion = 1",
+    "idx_grants_external_sync_v1": "UNIQUE INDEX idx_grants_external_sync_v1 ON v1_grants (external_id, sync_id)",
+    "idx_grants_resource_type_id_resource_id_v1":
+        "INDEX idx_grants_resource_type_id_resource_id_v1 ON v1_grants (resource_type_id, resource_id)",
+    "idx_grants_principal_id_v1":
+        "INDEX idx_grants_principal_id_v1 ON v1_grants (principal_resource_type_id, principal_resource_id)",
+    "idx_grants_entitlement_id_principal_id_v1": "INDEX idx_grants_entitlement_id_principal_id_v1 ON v1_grants "
+                                                 "(entitlement_id, principal_resource_type_id, principal_resource_id)",
+    "idx_grants_sync_expansion_v1":
+        "INDEX idx_grants_sync_expansion_v1 ON v1_grants (sync_id) WHERE expansion IS NOT NULL",
+    "idx_grants_sync_needs_expansion_v1":
+        "INDEX idx_grants_sync_needs_expansion_v1 ON v1_grants (sync_id) WHERE needs_expansion = 1",
 }
 
 _DATA_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets",
@@ -179,18 +194,33 @@ class SyncRun:
     stats: dict[str, Any]
 
 
+_STATUS_CODES = {UserStatus.UNSPECIFIED: 0, UserStatus.ENABLED: 1, UserStatus.DISABLED: 2, UserStatus.DELETED: 3}
+_ENTITLEMENT_CACHE = 4096  # entitlement prefixes of grants kept encoded (bounded: memory stays flat)
+
+
 class _Writer:
-    """Rows of the v1 tables from the runtime's models (shared by the working store and the conversion)."""
+    """Rows of the v1 tables from the runtime's models (shared by the working store and the conversion).
+
+    Grants and resources, the bulk of a sync, are encoded by :mod:`iac.c1z.wire` (byte-identical to the
+    generated classes, several times faster); the rest through :mod:`iac.runtime._c1z_codec`."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.types: dict[str, ResourceType] = {}
-        self._traits: dict[str, tuple[Trait, ...]] = {}
+        self._traits: dict[str, str | None] = {}
+        self._entitlements: dict[tuple[str, str, str], bytes] = {}
 
     def remember_types(self, types: Iterable[ResourceType]) -> None:
         for rt in types:
             self.types[rt.id] = rt
-            self._traits[rt.id] = rt.traits
+            self._traits[rt.id] = rt.traits[0].value if rt.traits else None
+
+    def _resource_bytes(self, r: Resource) -> bytes:
+        return wire.encode_resource(r.type, r.id, r.display_name,
+                                    parent=(r.parent.type, r.parent.id) if r.parent else None,
+                                    trait=self._traits.get(r.type), profile=r.profile,
+                                    status=None if r.status is None else _STATUS_CODES[r.status],
+                                    login=r.login or "", emails=r.emails)
 
     def put_resource_types(self, sync_id: str, types: Sequence[ResourceType], now: str) -> None:
         self.remember_types(types)
@@ -201,10 +231,8 @@ class _Writer:
              for rt in types])
 
     def put_resources(self, sync_id: str, resources: Sequence[Resource], now: str) -> int:
-        traits = self._traits
         rows = [(r.type, f"{r.type}:{r.id}", r.parent.type if r.parent else None, r.parent.id if r.parent else None,
-                 codec.resource_to_pb(r, traits.get(r.type, ())).SerializeToString(deterministic=True), sync_id, now)
-                for r in resources]
+                 self._resource_bytes(r), sync_id, now) for r in resources]
         # An upsert that keeps the row id: the engine feeds per-resource work in id order.
         self.conn.executemany(
             "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, "
@@ -224,14 +252,26 @@ class _Writer:
 
     def put_grants(self, sync_id: str, grants: Sequence[Grant], now: str) -> int:
         rows = []
+        cache = self._entitlements
         for g in grants:
+            rtype, rid, principal = g.resource.type, g.resource.id, g.principal
+            entitlement_id = f"{rtype}:{rid}:{g.entitlement_slug}"
+            grant_id = f"{entitlement_id}:{principal.type}:{principal.id}"
+            key = (rtype, rid, g.entitlement_slug)
+            ref = cache.get(key)
+            if ref is None:
+                if len(cache) >= _ENTITLEMENT_CACHE:
+                    cache.clear()
+                ref = cache[key] = wire.entitlement_ref(entitlement_id, rtype, rid)
             expansion = (pb.GrantExpandable(entitlement_ids=g.expandable).SerializeToString()
                          if g.expandable else None)
-            rows.append((g.resource.type, g.resource.id, g.entitlement_id, g.principal.type, g.principal.id, g.id,
-                         expansion, 1 if expansion else 0,
-                         codec.grant_to_pb(g).SerializeToString(deterministic=True), sync_id, now))
+            rows.append((rtype, rid, entitlement_id, principal.type, principal.id, grant_id, expansion,
+                         1 if expansion else 0,
+                         wire.encode_grant(grant_id, ref, principal.type, principal.id, expandable=g.expandable,
+                                           metadata=g.data), sync_id, now))
+        # Appended without an index (see the module docstring); duplicates are resolved when the sync ends.
         self.conn.executemany(
-            "INSERT OR REPLACE INTO v1_grants (resource_type_id, resource_id, entitlement_id, "
+            "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, "
             "principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, "
             "sync_id, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
@@ -436,8 +476,7 @@ class WorkingStore:
     # -- finishing --------------------------------------------------------------------------------------
 
     def build_indexes(self) -> None:
-        for name, target in _GRANT_INDEXES.items():
-            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+        _build_grant_indexes(self.conn)
 
     def prune_dangling(self, sync_id: str, principal_types: Iterable[str]) -> int:
         """Delete grants to principals of ``principal_types`` that this sync did not store."""
@@ -479,6 +518,18 @@ class WorkingStore:
         self.conn.execute("ANALYZE")
         self.conn.close()
         publish(self.path, self.artifact)
+
+
+def _build_grant_indexes(conn: sqlite3.Connection) -> None:
+    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    if "idx_grants_external_sync_v1" not in present:
+        # Grants were appended without a unique index: keep the last row of each (sync, grant id), as an
+        # upsert would have.
+        conn.execute("DELETE FROM v1_grants WHERE id NOT IN (SELECT MAX(id) FROM v1_grants GROUP BY external_id, "
+                     "sync_id)")
+    for name, ddl in _GRANT_INDEXES.items():
+        if name not in present:
+            conn.execute(f"CREATE {ddl}")
 
 
 def publish(database: Path, artifact: Path) -> None:
@@ -535,8 +586,7 @@ def convert_legacy(source: Path, target: Path, *, connector: str | None = None) 
                         "SELECT id, data FROM grants WHERE sync_id = ?", (sync_id,))):
                     writer.put_grants(sync_id, [_legacy_grant(gid, json.loads(d)) for gid, d in batch], now)
             conn.execute("COMMIT")
-            for name, index in _GRANT_INDEXES.items():
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {index}")
+            _build_grant_indexes(conn)
         finally:
             conn.close()
 
