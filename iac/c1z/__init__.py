@@ -13,6 +13,7 @@ from iac.c1z import pb
 from iac.c1z._reader import (
     C1Z_V1_MAGIC,
     C1Z_V3_MAGIC,
+    SDK_GRANT_INDEXES,
     C1zError,
     C1zReader,
     SyncRunInfo,
@@ -25,6 +26,7 @@ from iac.c1z._reader import (
 __all__ = [
     "C1Z_V1_MAGIC",
     "C1Z_V3_MAGIC",
+    "SDK_GRANT_INDEXES",
     "C1zError",
     "C1zReader",
     "SyncRunInfo",

@@ -23,11 +23,22 @@ from iac.c1z._pb.grant_pb2 import Grant
 from iac.c1z._pb.resource_pb2 import Resource, ResourceType
 from iac.errors import IacError
 
-__all__ = ["C1Z_V1_MAGIC", "C1Z_V3_MAGIC", "C1zError", "C1zReader", "SyncRunInfo", "decompress_c1z", "open_c1z",
-           "parse_c1z_time", "sniff"]
+__all__ = ["C1Z_V1_MAGIC", "C1Z_V3_MAGIC", "SDK_GRANT_INDEXES", "C1zError", "C1zReader", "SyncRunInfo",
+           "decompress_c1z", "open_c1z", "parse_c1z_time", "sniff"]
 
 C1Z_V1_MAGIC = b"C1ZF\x00"
 C1Z_V3_MAGIC = b"C1Z3"
+
+# baton-sdk's indexes on v1_grants besides the unique (external_id, sync_id): the SDK creates any a file lacks
+# when it opens one, and so does :meth:`C1zReader.ensure_indexes` (this project's writer leaves them out).
+SDK_GRANT_INDEXES = {
+    "idx_grants_resource_type_id_resource_id_v1": "v1_grants (resource_type_id, resource_id)",
+    "idx_grants_principal_id_v1": "v1_grants (principal_resource_type_id, principal_resource_id)",
+    "idx_grants_entitlement_id_principal_id_v1":
+        "v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id)",
+    "idx_grants_sync_expansion_v1": "v1_grants (sync_id) WHERE expansion IS NOT NULL",
+    "idx_grants_sync_needs_expansion_v1": "v1_grants (sync_id) WHERE needs_expansion = 1",
+}
 
 _REQUIRED_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_sync_runs")
 
@@ -122,6 +133,20 @@ class C1zReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def ensure_indexes(self) -> None:
+        """Create the baton-sdk grant indexes the file lacks, on this reader's private copy (as the SDK does
+        when it opens a file); a no-op for a database the reader does not own."""
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(v1_grants)")}
+        present = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = {n: d for n, d in SDK_GRANT_INDEXES.items()
+                   if n not in present and ("expansion" in columns or "expansion" not in d)}
+        if not missing or not self._owns_database:
+            return
+        with contextlib.closing(sqlite3.connect(self.database)) as writable:
+            for name, target in missing.items():
+                writable.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+            writable.commit()
 
     # -- sync runs --------------------------------------------------------------------------------------
 

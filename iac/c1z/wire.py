@@ -69,7 +69,7 @@ def _value(value: Any) -> bytes:
     """A ``google.protobuf.Value``: exactly one member of its ``kind`` oneof."""
     kind = type(value)
     if kind is str:
-        raw = value.encode()
+        raw: bytes = value.encode()
         size = len(raw)
         return b"\x1a" + (_VARINTS[size] if size < 16384 else _varint(size)) + raw
     if value is None:

@@ -126,6 +126,7 @@ def _grants(art: Artifact, sid: str, rtype: str | None) -> Iterator[Row]:
 
 
 def _principals(art: Artifact, sid: str, rtype: str | None) -> Iterator[Row]:
+    art.c1z.ensure_indexes()
     types = (rtype,) if rtype else ("user", "group")
     marks = ",".join("?" for _ in types)
     sql = (f"SELECT r.resource_type_id, r.data, "
@@ -143,6 +144,7 @@ def _access(art: Artifact, sid: str, principal: ResourceRef) -> Iterator[Row]:
     """Direct grants, then what they reach by expansion: a grant held by a group or a role whose expandable
     entitlements include one the principal holds (``group:<id>:member``, ``role:<id>:assigned``) is the
     principal's too, transitively (nested groups), each path once."""
+    art.c1z.ensure_indexes()
     if art.c1z.resource(principal.type, principal.id, sync_id=sid) is None:
         raise ArtifactError(f"no {principal.type} with id {principal.id!r} in the latest sync")
     held_sql = (f"SELECT entitlement_id, resource_type_id, resource_id, data, {_expansion(art)} FROM v1_grants "

@@ -6,22 +6,25 @@ is the one baton-sdk v0.7.27 (the baton CLI's) creates, so the CLI reads our fil
 Two tables of our own ride along, ignored by baton tools:
 
 ``iac_meta(key, value)``                      ``format`` = ``iac-c1z``, ``schema_version``, ``connector``
-``iac_sync_runs(sync_id, connector, host_id, stats, row_floor)``   per-sync figures; ``row_floor`` is the
-    largest ``v1_resources.id`` of older syncs, where the engine's resource feed of this sync starts.
+``iac_sync_runs(sync_id, connector, host_id, stats, row_floor, grant_floor)``   per-sync figures; the floors
+    are the largest ``v1_resources.id`` / ``v1_grants.id`` of older syncs: this sync's rows lie above them.
 
 Life cycle (:class:`WorkingStore`). A compressed file cannot be appended to, so a sync works on the
 uncompressed database, ``<artifact>.partial``: the artifact decompressed (the previous syncs travel
 along), or a fresh one. Progress is committed at each checkpoint together with the resume token, which
 lives where baton keeps its own: ``v1_sync_runs.sync_token`` of the run whose ``ended_at`` is NULL. A crash
-rolls back to the last checkpoint and the next run resumes from it. When the sync completes, runs older
-than the previous complete one are deleted, the database is compressed to ``<artifact>.tmp``, fsynced and
-renamed over the artifact, and the directory is fsynced: a reader sees the old artifact or the new one.
+rolls back to the last checkpoint and the next run resumes from it. A new sync first drops the complete
+syncs older than the latest one (they would be dropped when it publishes anyway), so the end of a sync,
+which the whole sync waits for, only counts, prunes and publishes: the database is compressed to
+``<artifact>.tmp``, fsynced and renamed over the artifact, and the directory is fsynced; a reader sees the
+old artifact or the new one.
 
-Speed (bench/c1z_store.py has the figures): grants, the bulk of a sync, are appended to a ``v1_grants``
-without any index while a sync writes, and its indexes (baton-sdk's five and the unique
-``(external_id, sync_id)``, after dropping repeated grant ids) are built in one sorted pass each when the sync
-ends, several times cheaper than keeping them up to date row by row. Grants and resources are encoded by
-:mod:`iac.c1z.wire` rather than through message objects.
+Speed (bench/c1z_store.py has the figures). Grants are the bulk of a sync: they are encoded by
+:mod:`iac.c1z.wire` rather than through message objects, and ``v1_grants`` keeps only its unique
+``(external_id, sync_id)`` index up to date while a sync writes (upserts need it). baton-sdk's five other
+grant indexes would cost more than the encoding and storing together; the SDK creates missing indexes
+when it opens a file (`baton` does), and ``iac.c1z`` readers create them on their private copy when a
+query needs one. Counting and pruning walk this sync's rows by id range (above its floor).
 """
 
 from __future__ import annotations
@@ -42,7 +45,18 @@ from typing import Any
 
 import zstandard
 
-from iac.c1z import C1Z_V1_MAGIC, C1zError, C1zReader, decompress_c1z, open_c1z, parse_c1z_time, pb, sniff, wire
+from iac.c1z import (
+    C1Z_V1_MAGIC,
+    SDK_GRANT_INDEXES,
+    C1zError,
+    C1zReader,
+    decompress_c1z,
+    open_c1z,
+    parse_c1z_time,
+    pb,
+    sniff,
+    wire,
+)
 from iac.runtime import _c1z_codec as codec
 from iac.runtime._models import (
     Entitlement,
@@ -99,6 +113,7 @@ CREATE TABLE IF NOT EXISTS v1_grants (
     entitlement_id text not null, principal_resource_type_id text not null, principal_resource_id text not null,
     external_id text not null, expansion blob, needs_expansion integer not null default 0, data blob not null,
     sync_id text not null, discovered_at datetime not null);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_grants_external_sync_v1 ON v1_grants (external_id, sync_id);
 CREATE TABLE IF NOT EXISTS v1_sync_runs (
     id integer primary key, sync_id text not null, started_at datetime not null, ended_at datetime,
     sync_token text not null, sync_type text not null default 'full', parent_sync_id text not null default '',
@@ -114,23 +129,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS idx_session_store_sync_key_v1 ON v1_connector_
 CREATE TABLE IF NOT EXISTS iac_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS iac_sync_runs (
     sync_id TEXT PRIMARY KEY, connector TEXT NOT NULL, host_id TEXT NOT NULL DEFAULT '', stats TEXT,
-    row_floor INTEGER NOT NULL DEFAULT 0);
+    row_floor INTEGER NOT NULL DEFAULT 0, grant_floor INTEGER NOT NULL DEFAULT 0);
 """
-
-# Built at the end of a sync (see the module docstring); the names and columns are baton-sdk's.
-_GRANT_INDEXES = {
-    "idx_grants_external_sync_v1": "UNIQUE INDEX idx_grants_external_sync_v1 ON v1_grants (external_id, sync_id)",
-    "idx_grants_resource_type_id_resource_id_v1":
-        "INDEX idx_grants_resource_type_id_resource_id_v1 ON v1_grants (resource_type_id, resource_id)",
-    "idx_grants_principal_id_v1":
-        "INDEX idx_grants_principal_id_v1 ON v1_grants (principal_resource_type_id, principal_resource_id)",
-    "idx_grants_entitlement_id_principal_id_v1": "INDEX idx_grants_entitlement_id_principal_id_v1 ON v1_grants "
-                                                 "(entitlement_id, principal_resource_type_id, principal_resource_id)",
-    "idx_grants_sync_expansion_v1":
-        "INDEX idx_grants_sync_expansion_v1 ON v1_grants (sync_id) WHERE expansion IS NOT NULL",
-    "idx_grants_sync_needs_expansion_v1":
-        "INDEX idx_grants_sync_needs_expansion_v1 ON v1_grants (sync_id) WHERE needs_expansion = 1",
-}
 
 _DATA_TABLES = ("v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants", "v1_assets",
                 "v1_connector_sessions")
@@ -269,9 +269,8 @@ class _Writer:
                          1 if expansion else 0,
                          wire.encode_grant(grant_id, ref, principal.type, principal.id, expandable=g.expandable,
                                            metadata=g.data), sync_id, now))
-        # Appended without an index (see the module docstring); duplicates are resolved when the sync ends.
         self.conn.executemany(
-            "INSERT INTO v1_grants (resource_type_id, resource_id, entitlement_id, "
+            "INSERT OR REPLACE INTO v1_grants (resource_type_id, resource_id, entitlement_id, "
             "principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, "
             "sync_id, discovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
@@ -358,7 +357,7 @@ class WorkingStore:
         conn = _connect_work(self.path)
         try:
             _init_schema(conn, self.connector)
-            for name in _GRANT_INDEXES:  # rebuilt at the end (see the module docstring)
+            for name in SDK_GRANT_INDEXES:  # left to readers (see the module docstring)
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -406,15 +405,24 @@ class WorkingStore:
         sync_id = secrets.token_hex(8)
         self._begin()
         self.discard_unfinished()
-        floor = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_resources").fetchone()[0]
+        self._delete_syncs(self._complete_syncs()[1:])  # keep the latest complete one: the next diff's base
+        resource_floor = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_resources").fetchone()[0]
+        grant_floor = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_grants").fetchone()[0]
         self.conn.execute(
             "INSERT INTO v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, parent_sync_id, "
             "linked_sync_id, supports_diff) VALUES (?, ?, NULL, ?, 'full', '', '', 1)",
             (sync_id, c1z_time(started_at if started_at is not None else time.time()), _dumps(checkpoint)))
-        self.conn.execute("INSERT INTO iac_sync_runs (sync_id, connector, host_id, row_floor) VALUES (?, ?, ?, ?)",
-                          (sync_id, self.connector, host_id, floor))
+        self.conn.execute("INSERT INTO iac_sync_runs (sync_id, connector, host_id, row_floor, grant_floor) "
+                          "VALUES (?, ?, ?, ?, ?)", (sync_id, self.connector, host_id, resource_floor, grant_floor))
         self.commit()
         return sync_id
+
+    def _complete_syncs(self, but: str = "") -> list[str]:
+        """This connector's complete syncs, newest first (``but`` left out)."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT s.sync_id FROM v1_sync_runs s JOIN iac_sync_runs i ON i.sync_id = s.sync_id "
+            "WHERE s.ended_at IS NOT NULL AND s.sync_id != ? AND i.connector = ? ORDER BY s.ended_at DESC, s.id DESC",
+            (but, self.connector))]
 
     def discard_unfinished(self) -> None:
         self._begin()
@@ -454,11 +462,12 @@ class WorkingStore:
 
     # -- reads for the engine ---------------------------------------------------------------------------
 
-    def _floor(self, sync_id: str) -> int:
-        if sync_id not in self._floors:
-            row = self.conn.execute("SELECT row_floor FROM iac_sync_runs WHERE sync_id = ?", (sync_id,)).fetchone()
-            self._floors[sync_id] = int(row[0]) if row else 0
-        return self._floors[sync_id]
+    def _floor(self, sync_id: str, column: str = "row_floor") -> int:
+        key = f"{sync_id}/{column}"
+        if key not in self._floors:
+            row = self.conn.execute(f"SELECT {column} FROM iac_sync_runs WHERE sync_id = ?", (sync_id,)).fetchone()
+            self._floors[key] = int(row[0]) if row else 0
+        return self._floors[key]
 
     def resources_after(self, sync_id: str, resource_type: str, after_rowid: int,
                         limit: int) -> list[tuple[int, Resource]]:
@@ -475,41 +484,31 @@ class WorkingStore:
 
     # -- finishing --------------------------------------------------------------------------------------
 
-    def build_indexes(self) -> None:
-        _build_grant_indexes(self.conn)
-
     def prune_dangling(self, sync_id: str, principal_types: Iterable[str]) -> int:
         """Delete grants to principals of ``principal_types`` that this sync did not store."""
         self._begin()
-        self.build_indexes()
         removed = 0
         for ptype in sorted(principal_types):
             cur = self.conn.execute(
-                "DELETE FROM v1_grants WHERE sync_id = ? AND principal_resource_type_id = ? AND NOT EXISTS ("
-                "SELECT 1 FROM v1_resources r WHERE r.external_id = v1_grants.principal_resource_type_id || ':' || "
-                "v1_grants.principal_resource_id AND r.sync_id = v1_grants.sync_id)", (sync_id, ptype))
+                "DELETE FROM v1_grants WHERE id > ? AND sync_id = ? AND principal_resource_type_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM v1_resources r WHERE r.external_id = v1_grants.principal_resource_type_id || ':' || "
+                "v1_grants.principal_resource_id AND r.sync_id = v1_grants.sync_id)",
+                (self._floor(sync_id, "grant_floor"), sync_id, ptype))
             removed += cur.rowcount
         return removed
 
     def stats(self, sync_id: str) -> dict[str, Any]:
-        return _counts(self.conn, sync_id)
+        return _counts(self.conn, sync_id, floors={"resources": self._floor(sync_id),
+                                                   "grants": self._floor(sync_id, "grant_floor")})
 
     def finish(self, sync_id: str, *, stats: dict[str, Any], ended_at: float | None = None,
                keep_previous: bool = True) -> None:
         """Mark the run complete, drop older runs, then publish the database as the c1z artifact."""
         self._begin()
-        self.build_indexes()
         self.conn.execute("UPDATE v1_sync_runs SET ended_at = ?, sync_token = '' WHERE sync_id = ?",
                           (c1z_time(ended_at if ended_at is not None else time.time()), sync_id))
         self.conn.execute("UPDATE iac_sync_runs SET stats = ? WHERE sync_id = ?", (_dumps(stats), sync_id))
-        keep = [sync_id]
-        if keep_previous:
-            prev = self.conn.execute(
-                "SELECT s.sync_id FROM v1_sync_runs s JOIN iac_sync_runs i ON i.sync_id = s.sync_id "
-                "WHERE s.ended_at IS NOT NULL AND s.sync_id != ? AND i.connector = ? "
-                "ORDER BY s.ended_at DESC, s.id DESC LIMIT 1", (sync_id, self.connector)).fetchone()
-            if prev:
-                keep.append(prev[0])
+        keep = [sync_id, *self._complete_syncs(but=sync_id)[:1 if keep_previous else 0]]
         drop = [r[0] for r in self.conn.execute("SELECT sync_id FROM v1_sync_runs") if r[0] not in keep]
         self._delete_syncs(drop)
         self.commit()
@@ -518,18 +517,6 @@ class WorkingStore:
         self.conn.execute("ANALYZE")
         self.conn.close()
         publish(self.path, self.artifact)
-
-
-def _build_grant_indexes(conn: sqlite3.Connection) -> None:
-    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    if "idx_grants_external_sync_v1" not in present:
-        # Grants were appended without a unique index: keep the last row of each (sync, grant id), as an
-        # upsert would have.
-        conn.execute("DELETE FROM v1_grants WHERE id NOT IN (SELECT MAX(id) FROM v1_grants GROUP BY external_id, "
-                     "sync_id)")
-    for name, ddl in _GRANT_INDEXES.items():
-        if name not in present:
-            conn.execute(f"CREATE {ddl}")
 
 
 def publish(database: Path, artifact: Path) -> None:
@@ -541,11 +528,13 @@ def publish(database: Path, artifact: Path) -> None:
     database.unlink()
 
 
-def _counts(conn: sqlite3.Connection, sync_id: str) -> dict[str, Any]:
+def _counts(conn: sqlite3.Connection, sync_id: str, floors: dict[str, int] | None = None) -> dict[str, Any]:
+    """Rows per resource type; ``floors`` (table → id) skips the rows of older syncs without an index."""
     out: dict[str, Any] = {}
     for kind in ("resources", "entitlements", "grants"):
-        counts = dict(conn.execute(f"SELECT resource_type_id, COUNT(*) FROM v1_{kind} WHERE sync_id = ? "
-                                   "GROUP BY resource_type_id ORDER BY resource_type_id", (sync_id,)).fetchall())
+        floor = (floors or {}).get(kind, 0)
+        counts = dict(conn.execute(f"SELECT resource_type_id, COUNT(*) FROM v1_{kind} WHERE id > ? AND sync_id = ? "
+                                   "GROUP BY resource_type_id ORDER BY resource_type_id", (floor, sync_id)).fetchall())
         out[kind] = {"total": sum(counts.values()), "by_type": counts}
     return out
 
@@ -586,7 +575,6 @@ def convert_legacy(source: Path, target: Path, *, connector: str | None = None) 
                         "SELECT id, data FROM grants WHERE sync_id = ?", (sync_id,))):
                     writer.put_grants(sync_id, [_legacy_grant(gid, json.loads(d)) for gid, d in batch], now)
             conn.execute("COMMIT")
-            _build_grant_indexes(conn)
         finally:
             conn.close()
 
