@@ -1,8 +1,9 @@
 """The review's data-access layer: one sync of one connector, read as plain rows whatever file holds it.
 
-A :class:`SyncSource` is an open file (this project's SQLite artifact, or a baton c1z v1 once ``iac.c1z``
-is present); :meth:`SyncSource.snapshot` gives one complete sync as four streams of rows. The report is
-built only from these streams, so supporting another file format is one more ``SyncSource``.
+A :class:`SyncSource` is an open file (a baton c1z v1: this runtime's artifact or any connector's; or an
+artifact of the runtime's previous SQLite format, converted on opening); :meth:`SyncSource.snapshot` gives
+one complete sync as streams of rows. The report is built only from these streams, so supporting another
+file format is one more ``SyncSource``.
 """
 
 from __future__ import annotations
