@@ -145,6 +145,8 @@ def test_each_secret_value_is_a_sensitive_variable_written_write_only(synthesize
         "BATON_COUPA_CLIENT_SECRET": f"${{var.{file_variable}}}", "BATON_CLIENT_ID": "${var.C1_CLIENT_ID}",
         "BATON_CLIENT_SECRET": "${var.C1_CLIENT_SECRET}"}
     assert "secret.env('OKTA_API_TOKEN')" in synthesized.result.stderr and "TF_VAR_OKTA_API_TOKEN" in synthesized.result.stderr
+    assert "(Terraform >= 1.11.0, hashicorp/kubernetes >= 2.36.0)" in synthesized.result.stderr
+    assert "kept in the Terraform state" not in synthesized.result.stderr
 
 
 def test_terraform_computes_revision_and_checksum_from_values_it_never_stores(synthesized: Synth,

@@ -158,9 +158,9 @@ class Project:
     env: dict[str, str]
     outputs: list[str] = field(default_factory=list)
 
-    def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        result = self.workspace.terraform.run(*args, "-no-color", "-input=false", cwd=self.directory, env=self.env,
-                                              timeout=300)
+    def run(self, *args: str, expect: int = 0, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = self.workspace.terraform.run(*args, "-no-color", "-input=false", cwd=self.directory,
+                                              env={**self.env, **(env or {})}, timeout=300)
         self.outputs += [result.stdout, result.stderr]
         assert result.returncode == expect, (f"terraform {' '.join(args)} exited {result.returncode}, expected "
                                              f"{expect}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
@@ -236,6 +236,8 @@ def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
         env={**{k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV},
              "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "HOME": str(workspace.home)})
     assert synth.returncode == 0, synth.stderr
+    assert "(any Terraform >= 1.5, hashicorp/kubernetes >= 2.9.0)" in synth.stderr
+    assert "keep TF_LOG off where logs are kept" in synth.stderr
     [stack_dir] = (outdir / "stacks").iterdir()
     config_text = (stack_dir / "cdk.tf.json").read_text()
     config = json.loads(config_text)
@@ -255,7 +257,8 @@ def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
     lock = (stack_dir / ".terraform.lock.hcl").read_text()
     assert f'provider "registry.terraform.io/hashicorp/kubernetes" {{\n  version     = "{PROVIDER_VERSION}"' in lock
 
-    created = tf.run("apply", "-auto-approve")
+    log = tmp_path / "terraform.log"  # what a CI job with TF_LOG=INFO would keep
+    created = tf.run("apply", "-auto-approve", env={"TF_LOG": "INFO", "TF_LOG_PATH": str(log)})
     expected = {f"{t}/{o['metadata']['name']}" for t, o in _objects(config)}
     assert f"Apply complete! Resources: {len(expected) + 1} added" in created.stdout  # + the namespace
     assert _live(admin, namespace) == expected
@@ -297,6 +300,10 @@ def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
     for text in [synth.stdout, synth.stderr, config_text, *tf.outputs]:
         leaked = [s for s in SENTINELS if s in text or base64.b64encode(s.encode()).decode() in text]
         assert leaked == []
+    # The provider itself logs every new Secret's values at INFO ("Creating new secret: ... StringData:..."
+    # in 2.21.1's resource_kubernetes_secret.go): the README and `iac synth` warn to keep TF_LOG off.
+    logged = log.read_text(errors="replace")
+    assert "Creating new secret" in logged and EXAMPLE_ENV["C1_CLIENT_SECRET"] in logged
 
 
 def _objects(config: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -59,6 +59,7 @@ def synth(
 ) -> None:
     """Synthesize Terraform JSON for a stack; secret values become sensitive variables, never file contents."""
     from iac.backends.cdk import (
+        MIN_PROVIDER_WRITE_ONLY,
         MIN_TERRAFORM_WRITE_ONLY,
         SERVICE_ACCOUNT_RESOURCES,
         Provider,
@@ -117,6 +118,13 @@ def synth(
     terraform = f"Terraform >= {MIN_TERRAFORM_WRITE_ONLY}" if write_only else "any Terraform >= 1.5"
     if provider == "baton":
         err.print("the baton provider must be installed for Terraform: `iac terraform install --help`", markup=False)
+    else:
+        terraform += (", hashicorp/kubernetes >= " + ".".join(map(str, MIN_PROVIDER_WRITE_ONLY)) if write_only
+                      else ", hashicorp/kubernetes >= 2.9.0")
+        if not write_only and "kubernetes_secret_v1" in result.resources:
+            err.print("Secret values will be kept in the Terraform state (marked sensitive): use an encrypted "
+                      "backend; hashicorp/kubernetes also logs new Secrets' values when TF_LOG is INFO or more "
+                      "verbose, so keep TF_LOG off where logs are kept", markup=False)
     if any(kind.startswith("conductorone_") for kind in result.resources):
         err.print("the ConductorOne provider (conductorone/conductorone) authenticates with CONDUCTORONE_CLIENT_ID and "
                   "CONDUCTORONE_CLIENT_SECRET (a ConductorOne API key) where terraform runs; its resources keep "
