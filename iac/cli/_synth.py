@@ -123,8 +123,8 @@ def synth(
                       else ", hashicorp/kubernetes >= 2.9.0")
         if not write_only and "kubernetes_secret_v1" in result.resources:
             err.print("Secret values will be kept in the Terraform state (marked sensitive): use an encrypted "
-                      "backend; hashicorp/kubernetes also logs new Secrets' values when TF_LOG is INFO or more "
-                      "verbose, so keep TF_LOG off where logs are kept", markup=False)
+                      "backend; hashicorp/kubernetes also logs new Secrets' values when TF_LOG is DEBUG or TRACE, "
+                      "so keep TF_LOG off where logs are kept", markup=False)
     if any(kind.startswith("conductorone_") for kind in result.resources):
         err.print("the ConductorOne provider (conductorone/conductorone) authenticates with CONDUCTORONE_CLIENT_ID and "
                   "CONDUCTORONE_CLIENT_SECRET (a ConductorOne API key) where terraform runs; its resources keep "
