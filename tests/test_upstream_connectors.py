@@ -5,8 +5,12 @@ and baton-celigo's paging defect next to our connector completing the same accou
 from __future__ import annotations
 
 import hashlib
+import json
 import lzma
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +19,13 @@ import pytest
 from iac.connectors.celigo import build as build_celigo
 from iac.runtime import Artifact, SyncEngine, Wiring, load_settings
 from iac.sim import CeligoSim, CoupaSim, OktaSim, serve
+from iac.sim._tls import TlsFiles
 from iac.sim.upstream import (
     UpstreamError,
     UpstreamRun,
     VendorEndpoint,
     error_log_lines,
+    random_loopback_address,
     run_upstream,
     upstream_binary,
     vendor_endpoint,
@@ -165,3 +171,34 @@ def test_upstream_celigo_fails_past_one_page_where_ours_completes(tmp_path: Path
     with Artifact(tmp_path / "ours.sqlite") as artifact:
         users = {rid for rtype, rid, _ in artifact.content()["resources"] if rtype == "user"}
     assert len(users) == len(sim.dataset.ashares) > 100
+
+
+# ---- the CLI: `iac sim <vendor> --tls` is what an upstream binary can be pointed at -------------------
+
+
+def test_iac_sim_tls_serves_the_vendor_hostname_to_an_upstream_binary(tmp_path: Path) -> None:
+    address = random_loopback_address()
+    command = [sys.executable, "-m", "iac", "sim", "celigo", "--tls", "--host", address, "--port", "443",
+               "--users", "30", "--print-credentials"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None and server.stderr is not None
+            base_url = server.stdout.readline().strip()
+            credentials = json.loads(server.stdout.readline())
+            assert base_url == "https://api.integrator.io", base_url
+            announced = ""
+            while "tls: certificate" not in announced:
+                announced = server.stderr.readline()
+                assert announced, "iac sim exited before announcing its certificate"
+            match = re.search(r"at (\S+\.crt)", announced)
+            assert match, announced
+            certificate = Path(match.group(1))
+            endpoint = VendorEndpoint("api.integrator.io", address,
+                                      TlsFiles(certificate, certificate, "api.integrator.io"))
+            completed(run_upstream("baton-celigo", ["-f", str(tmp_path / "out.c1z")], endpoints=[endpoint],
+                                   env={"BATON_CELIGO_ACCESS_TOKEN": credentials["token"]}))
+        finally:
+            server.terminate()
+            server.wait(10)
+    assert server.returncode == 0
+    assert not certificate.exists()  # the temporary certificate and key go with the server

@@ -104,6 +104,7 @@ def _parameters(simulator: Simulator) -> list[inspect.Parameter]:
 def _serve(name: str, simulator: Simulator, options: dict[str, Any]) -> None:
     """Generate the org, announce it, serve until Ctrl-C (over HTTPS with ``--tls``, the certificate in a
     temporary directory removed on exit); a bind failure is exit code 2."""
+    import signal
     import tempfile
 
     from iac.sim import make_certificate
@@ -112,6 +113,11 @@ def _serve(name: str, simulator: Simulator, options: dict[str, Any]) -> None:
     if not tls_on:
         _serve_with(name, simulator, options, None)
         return
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # uvicorn re-raises the SIGTERM it handled; end like Ctrl-C so the key is removed
+
+    signal.signal(signal.SIGTERM, stop)
     with tempfile.TemporaryDirectory(prefix="iac-sim-tls-") as scratch:
         tls = make_certificate(hostname, Path(scratch))
         err.print(f"tls: certificate for {hostname} at {tls.certificate} (removed on exit)")
