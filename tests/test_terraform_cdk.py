@@ -113,3 +113,20 @@ def test_iac_synth_provider_baton(run_iac: Any, tmp_path: Path) -> None:
     assert list(config["resource"]) == ["baton_okta_connector"]
     assert "export TF_VAR_OKTA_API_TOKEN=..." in result.stderr and "iac terraform install" in result.stderr
     assert refused.returncode == 2 and "always write-only" in refused.stderr
+
+
+def test_a_plain_setting_given_as_a_secret_gets_a_variable_terraform_may_keep(tmp_path: Path) -> None:
+    """conductorone_client_id is not write-only: its variable is sensitive but not ephemeral (Terraform refuses
+    an ephemeral value in an argument it keeps in state), also when a write-only argument shares it."""
+    stack = Stack("ids", namespace="identity").add(
+        Okta("okta", domain="acme.okta.com", api_token=secret.env(TOKEN_VAR),
+             conductorone=ConductorOne(client_id=secret.env("C1_ID"), client_secret=secret.env("C1_SECRET"))),
+        Okta("shared", domain="other.okta.com", api_token=secret.env("SHARED"),
+             conductorone=ConductorOne(client_id=secret.env("SHARED"), client_secret=secret.env("C1_SECRET"))),
+    )
+    _, config = _synth(stack, tmp_path / "out")
+
+    ephemeral = {name: variable.get("ephemeral") for name, variable in config["variable"].items()}
+    assert {name for name, value in ephemeral.items() if value} == {TOKEN_VAR, "C1_SECRET"}
+    assert all(variable["sensitive"] for variable in config["variable"].values())
+    assert config["resource"]["baton_okta_connector"]["okta"]["conductorone_client_id"] == "${var.C1_ID}"

@@ -339,16 +339,21 @@ def test_cdk_synthesized_stack_is_applied_and_destroyed(tmp_path: Path, setup: S
         pytest.fail("cdktn or cdktf is needed (pip install '.[dev]')")
     monkeypatch.setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     stack = Stack("cdk", namespace=namespace, create_namespace=True).add(
-        Okta("okta", domain="acme.okta.com", api_token=_env_ref("OKTA_API_TOKEN"), egress_ports=(443, 8443)),
+        Okta("okta", domain="acme.okta.com", api_token=_env_ref("OKTA_API_TOKEN"), egress_ports=(443, 8443),
+             # a plain setting given as secret.env: its variable is sensitive, not ephemeral (kept in state)
+             conductorone=ConductorOne(client_id=_env_ref("C1_ID"), client_secret=_env_ref("C1_SECRET"))),
         Custom("jira", image="registry.example.com/baton-jira:1.2", env={"BATON_JIRA_URL": "https://jira.example.com"},
-               secret_env={"BATON_API_KEY": _env_ref("JIRA_KEY")}),
+               secret_env={"BATON_API_KEY": _env_ref("JIRA_KEY")},
+               # an upstream image runs as a service only with ConductorOne credentials (else: schedule=)
+               conductorone=ConductorOne(client_id=_env_ref("C1_ID"), client_secret=_env_ref("C1_SECRET"))),
     )
     result = synth(stack, tmp_path / "cdk.out", SynthSettings(
         kubeconfig=str(setup.kubeconfig), backend="local", backend_config={"path": "terraform.tfstate"}))
     assert result.resources == {"baton_okta_connector": 1, "baton_custom_connector": 1}
-    assert {v.name for v in result.variables} == {"OKTA_API_TOKEN", "JIRA_KEY"}
+    assert {v.name for v in result.variables} == {"OKTA_API_TOKEN", "JIRA_KEY", "C1_ID", "C1_SECRET"}
     env = _base_env(setup.home, setup.mirror_config)
-    env.update(TF_VAR_OKTA_API_TOKEN=TOKEN, TF_VAR_JIRA_KEY=JIRA_KEY,
+    env.update(TF_VAR_OKTA_API_TOKEN=TOKEN, TF_VAR_JIRA_KEY=JIRA_KEY, TF_VAR_C1_ID="c1-client-id",
+               TF_VAR_C1_SECRET=C1_SECRET,
                JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
     tf = Project(result.stack_dir, terraform, env)
 
@@ -358,7 +363,10 @@ def test_cdk_synthesized_stack_is_applied_and_destroyed(tmp_path: Path, setup: S
                                         for c in ("okta", "jira")} | {"Secret/applyset-tf.okta",
                                                                       "Secret/applyset-tf.jira"}
     live = admin.get(Secret, "baton-jira", namespace=namespace)
-    assert live.data is not None and set(live.data) == {"BATON_API_KEY"}
+    assert live.data is not None and set(live.data) == {"BATON_API_KEY", "BATON_CLIENT_SECRET"}
+    okta = admin.get(Deployment, "baton-okta", namespace=namespace).to_dict()
+    [container] = okta["spec"]["template"]["spec"]["containers"]
+    assert {"name": "BATON_CLIENT_ID", "value": "c1-client-id"} in container["env"]  # a plain setting
     tf.run("plan", "-input=false", "-detailed-exitcode")
     tf.run("destroy", "-input=false", "-auto-approve")
     assert _names(admin, namespace) == set()

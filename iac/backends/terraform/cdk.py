@@ -165,9 +165,11 @@ def connector_arguments(stack: Stack, connector: Connector, variable: Any) -> di
             continue
         if isinstance(value, Mapping) and attribute.secret:
             arguments[attribute.name] = {key: _secret_value(connector, f"{attribute.field}[{key!r}]", ref,
-                                                            variable, secrets.get(key)) for key, ref in value.items()}
-        elif isinstance(value, SecretRef):
-            arguments[attribute.name] = _secret_value(connector, binding_key, value, variable, secrets.get(binding_key))
+                                                            variable, secrets.get(key), write_only=True)
+                                         for key, ref in value.items()}
+        elif isinstance(value, SecretRef):  # a secret setting (write-only), or a plain one given as a secret.env
+            arguments[attribute.name] = _secret_value(connector, binding_key, value, variable, secrets.get(binding_key),
+                                                      write_only=attribute.secret)
         elif isinstance(value, tuple | list):
             arguments[attribute.name] = list(value)
         elif isinstance(value, Mapping):
@@ -177,12 +179,13 @@ def connector_arguments(stack: Stack, connector: Connector, variable: Any) -> di
     return arguments
 
 
-def _secret_value(connector: Connector, where: str, ref: SecretRef, variable: Any, binding: Any) -> Any:
+def _secret_value(connector: Connector, where: str, ref: SecretRef, variable: Any, binding: Any, *,
+                  write_only: bool) -> Any:
     if not isinstance(ref, ResolvableSecret | ConductorOneCredential) or binding is None:
         raise RenderError(f"connector '{connector.name}', field '{where}': {ref.describe()} cannot be expressed with "
                           f"the {PROVIDER_NAME} provider (its credentials are values it writes into the Secret); use "
                           "secret.env(...) or secret.file(...), or synthesize for the kubernetes provider")
-    return variable(binding)
+    return variable(binding, write_only)
 
 
 def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = None) -> SynthResult:
@@ -208,7 +211,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
         raise RenderError(f"output directory {target} is not empty and holds no earlier synth (manifest.json); "
                           "choose a new or empty directory")
     for connector in stack.self_hosted:  # refuse what the provider cannot express before writing anything
-        connector_arguments(stack, connector, lambda binding: None)
+        connector_arguments(stack, connector, lambda binding, write_only: None)
     baton = bindings(settings.cdk)
     lib = baton.lib
     app = lib.App(outdir=str(target), context={"targetVersions": {"terraform": f">={MIN_TERRAFORM}"}})
@@ -221,6 +224,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
                        create_namespace=stack.create_namespace or None, image=stack.image)
     variables: dict[str, TfVariable] = {}
     tf_variables: dict[str, Any] = {}
+    ephemeral_variables: set[str] = set()
 
     def declare(binding: Any, *, ephemeral: bool) -> str:
         name = variable_name(binding.ref, binding)
@@ -238,6 +242,10 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
                 f"(TF_VAR_{name})")
             if ephemeral:  # Terraform >= 1.10: the value is not saved in plan files either
                 tf_variables[name].add_override("ephemeral", True)
+                ephemeral_variables.add(name)
+        elif not ephemeral and name in ephemeral_variables:  # also used by an argument Terraform keeps in state
+            tf_variables[name].add_override("ephemeral", False)
+            ephemeral_variables.discard(name)
         return name
 
     # ConductorOne first: its attributes are not write-only, so their variables cannot be ephemeral (a variable
@@ -245,10 +253,12 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
     credentials = declare_conductorone(lib, tf_stack, apps, workspace=stack_id,
                                        variable=lambda binding: f"var.{declare(binding, ephemeral=False)}")
 
-    def variable(binding: Any) -> Any:
+    def variable(binding: Any, write_only: bool) -> Any:
         if isinstance(binding.ref, ConductorOneCredential):
             return f"${{{credentials[binding.ref.connector][binding.ref.attribute]}}}"
-        return tf_variables[declare(binding, ephemeral=True)].string_value
+        # Only a write-only argument takes an ephemeral variable: a plain one given as secret.env (a ConductorOne
+        # client id) is kept in state, which Terraform refuses for ephemeral values.
+        return tf_variables[declare(binding, ephemeral=write_only)].string_value
 
     for connector in stack.self_hosted:
         resource = baton.resource(type(connector).integration.name)
