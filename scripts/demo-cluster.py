@@ -53,14 +53,18 @@ def synced_once(node: NodeCluster, pod_ip: str) -> bool:
                and float(line.rsplit(" ", 1)[1]) >= 1 for line in text.splitlines())
 
 
-def copy_artifact(pid: int, target: Path) -> None:
-    """The pod's /data/sync.sqlite (and its WAL), read through the running container's root."""
-    source = Path(f"/proc/{pid}/root/data/sync.sqlite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        side = Path(f"{source}{suffix}")
+def copy_artifact(pid: int, directory: Path, name: str) -> Path:
+    """The pod's artifact (its BATON_FILE on the data volume), read through the running container's root."""
+    entries = Path(f"/proc/{pid}/environ").read_text().split("\0")
+    environ = dict(entry.split("=", 1) for entry in entries if "=" in entry)
+    inside = Path(environ.get("BATON_FILE", "/data/sync.c1z"))
+    target = directory / f"{name}{inside.suffix}"
+    directory.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):  # a SQLite artifact comes with its journal files
+        side = Path(f"/proc/{pid}/root{inside}{suffix}")
         if side.is_file():
             Path(f"{target}{suffix}").write_bytes(side.read_bytes())
+    return target
 
 
 def main() -> int:
@@ -101,11 +105,12 @@ def main() -> int:
                     if p.metadata and p.metadata.labels and "baton-app" in p.metadata.labels}
             deadline = time.monotonic() + 180
             pending = dict(pods)
+            artifacts: dict[str, Path] = {}
             while pending and time.monotonic() < deadline:
                 for name, pod in list(pending.items()):
                     if pod.status and pod.status.podIP and synced_once(node, pod.status.podIP):
                         pid = node.container_pid(simulated.stack.namespace, pod.metadata.name or "")
-                        copy_artifact(pid, out / "artifacts" / f"{name}.sqlite")
+                        artifacts[name] = copy_artifact(pid, out / "artifacts", name)
                         say(f"{name}: synced; {simulated.sandboxes[name].requests()} requests to its simulator")
                         del pending[name]
                 time.sleep(1)
@@ -114,7 +119,7 @@ def main() -> int:
 
             for name in sorted(pods):
                 say(f"inspect: {name} (the artifact its pod wrote to /data)")
-                iac("connector", "inspect", str(out / "artifacts" / f"{name}.sqlite"), "stats", env=env, check=False)
+                iac("connector", "inspect", str(artifacts[name]), "stats", env=env, check=False)
             if shutil.which("kubectl"):
                 subprocess.run(["kubectl", "--kubeconfig", str(node.kubeconfig), "get", "pods", "-o", "wide",
                                 "-n", simulated.stack.namespace], check=False)

@@ -32,7 +32,8 @@ the apiserver (and any pod or simulator port, through ``forward``) over a relay 
 address. No address is ever added to the machine's own interfaces.
 
 Host side effects, all undone at teardown: the kubelet sets ``vm.overcommit_memory``, ``kernel.panic`` and
-``kernel.panic_on_oops`` (saved and restored); pod cgroups live under a private ``cgroupRoot`` (removed);
+``kernel.panic_on_oops`` (saved before the first of any concurrent sessions starts a kubelet, restored when the
+last one stops: ``/run/iac-node/sysctls.json`` under a lock); pod cgroups live under a private ``cgroupRoot`` (removed);
 containerd's pod network namespaces ``/run/netns/cni-*`` (unmounted and removed); ``/var/log/pods`` and
 ``/var/log/containers`` entries of our pods (removed). Everything else (containerd root/state/socket, kubelet
 root, CNI IPAM state) lives in the work directory. Processes are stopped by PID, pods' tasks first.
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import random
@@ -85,6 +87,7 @@ APISERVER_PORT = 6443
 PAUSE_IMAGE = "localhost/iac-pause:3.4"
 CNI_BIN_DIR = Path("/usr/lib/cni")
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
+SYSCTL_STATE = Path("/run/iac-node/sysctls.json")  # shared by concurrent sessions (see _sysctl_registry)
 STARTUP_TIMEOUT_S = 90.0
 CLONE_NEWNET = 0x40000000
 KUBELET_DEVICE_PLUGINS = Path("/var/lib/kubelet/device-plugins")  # a constant in kubelet 1.20, not --root-dir
@@ -451,12 +454,42 @@ def _read_sysctls() -> dict[str, str]:
     return {key: (Path("/proc/sys") / key).read_text().strip() for key in KUBELET_SYSCTLS}
 
 
-def _restore_sysctls(saved: dict[str, str]) -> None:
-    for key, value in saved.items():
-        path = Path("/proc/sys") / key
-        with contextlib.suppress(OSError):
-            if path.read_text().strip() != value:
-                path.write_text(value)
+@contextlib.contextmanager
+def _sysctl_registry() -> Iterator[dict[str, Any]]:
+    """The machine-wide record of who runs a kubelet and what the sysctls were before the first one, under
+    an exclusive lock: concurrent test sessions must restore the values from before any of them started."""
+    SYSCTL_STATE.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{SYSCTL_STATE}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state: dict[str, Any] = json.loads(SYSCTL_STATE.read_text()) if SYSCTL_STATE.is_file() else {}
+        except (OSError, ValueError):
+            state = {}
+        # Sessions that died without tearing down no longer count.
+        state["users"] = [pid for pid in state.get("users", []) if Path(f"/proc/{pid}").exists()]
+        yield state
+        SYSCTL_STATE.write_text(json.dumps(state))
+
+
+def _claim_sysctls() -> None:
+    with _sysctl_registry() as state:
+        if not state["users"]:
+            state["saved"] = _read_sysctls()
+        state["users"].append(os.getpid())
+
+
+def _release_sysctls() -> None:
+    """The last session to stop its kubelet writes back the values from before the first one started."""
+    with _sysctl_registry() as state:
+        state["users"] = [pid for pid in state["users"] if pid != os.getpid()]
+        if state["users"]:
+            return
+        for key, value in (state.get("saved") or {}).items():
+            path = Path("/proc/sys") / key
+            with contextlib.suppress(OSError):
+                if path.read_text().strip() != value:
+                    path.write_text(value)
+        state.pop("saved", None)
 
 
 def _mounts_under(*prefixes: Path) -> list[str]:
@@ -503,7 +536,7 @@ def start_node_cluster(binaries: dict[str, Path], pause_archive: Path, *,
     cgroup_root = f"iac-node-{suffix}"
     procs: dict[str, subprocess.Popen[bytes]] = {}
     log_files: list[IO[bytes]] = []
-    saved_sysctls = _read_sysctls()
+    _claim_sysctls()
     # Paths the kubelet hard-codes; removed at teardown when this run created them.
     host_dirs = [path for path in HOST_DIRS if not path.exists()]
     cgroups: list[Path] = []
@@ -651,13 +684,13 @@ def start_node_cluster(binaries: dict[str, Path], pause_archive: Path, *,
         finally:
             cluster.close_clients()
     finally:
-        _teardown(cluster, procs, workdir, netns, netns_created, saved_sysctls, cgroups, host_dirs)
+        _teardown(cluster, procs, workdir, netns, netns_created, cgroups, host_dirs)
         for log in log_files:
             log.close()
 
 
 def _teardown(cluster: NodeCluster | None, procs: dict[str, subprocess.Popen[bytes]], workdir: Path, netns: str,
-              netns_created: bool, saved_sysctls: dict[str, str], cgroups: list[Path],
+              netns_created: bool, cgroups: list[Path],
               host_dirs: list[Path]) -> None:
     """Pods' tasks first, then kubelet, scheduler, controller-manager, apiserver, etcd, containerd; then
     mounts, namespaces, cgroups, sysctls, logs and the work directory."""
@@ -696,7 +729,7 @@ def _teardown(cluster: NodeCluster | None, procs: dict[str, subprocess.Popen[byt
     for name in ("kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd", "containerd"):
         if name in procs:
             _stop(procs[name])
-    _restore_sysctls(saved_sysctls)
+    _release_sysctls()
     for path in sandbox_netns:
         with contextlib.suppress(OSError):
             subprocess.run(["umount", path], capture_output=True, check=False, timeout=30)

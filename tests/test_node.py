@@ -25,16 +25,17 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Node, Pod
 
 from iac.c1z import open_c1z
-from iac.demo import Sandbox
+from iac.demo import DEMO_C1_CREDENTIALS, Sandbox
 from iac.render import render_manifests
 from iac.spec import Stack
 
 ROLLOUT_TIMEOUT_S = 120
 
 _BROKEN_STACK_FILE = '''\
-from iac import Okta, Stack, secret
+from iac import ConductorOne, Okta, Stack, secret
 
-stack = Stack("broken", namespace="broken-connectors", create_namespace=True)
+stack = Stack("broken", namespace="broken-connectors", create_namespace=True,
+              conductorone=ConductorOne(client_id=secret.env("C1_CLIENT_ID"), client_secret=secret.env("C1_CLIENT_SECRET")))
 stack.add(
     # No such image anywhere: the kubelet cannot pull it (there is no registry).
     Okta("noimage", domain="acme.okta.com", api_token=secret.env("OKTA_API_TOKEN"), image="localhost/no-such-image:1"),
@@ -290,12 +291,17 @@ def test_rotating_a_credential_rolls_the_pod_onto_the_new_value(deployed: Deploy
 
 
 def test_destroy_removes_the_pods(deployed: Deployed) -> None:
+    pids = {d["metadata"]["name"]: deployed.pid(d["metadata"]["name"]) for d in deployed.deployments()}
     destroyed = deployed.iac("destroy")
     assert destroyed.returncode == 0, destroyed.stderr
     client = deployed.node.client()
     assert list(client.list(Deployment, namespace=deployed.namespace)) == []
-    wait_for("every pod of the stack to go", lambda: not list(client.list(Pod, namespace=deployed.namespace)),
-             timeout=90)
+    # Every pod is deleted and its connector process stops (the runtime exits on SIGTERM within a second).
+    # The API objects themselves go when the kubelet's status loop confirms, 10 s to a minute later here.
+    wait_for("every pod to be deleted or gone", lambda: all(
+        p.metadata and p.metadata.deletionTimestamp for p in client.list(Pod, namespace=deployed.namespace)))
+    wait_for("every connector process to exit", lambda: not [
+        name for name, pid in pids.items() if Path(f"/proc/{pid}").exists()], timeout=30)
 
 
 def test_up_wait_names_the_pod_and_reason_when_a_rollout_cannot_finish(
@@ -307,12 +313,13 @@ def test_up_wait_names_the_pod_and_reason_when_a_rollout_cannot_finish(
         stack_file = tmp_path / "broken.py"
         stack_file.write_text(_BROKEN_STACK_FILE.format(url=url))
         env = {"KUBECONFIG": str(node_cluster.kubeconfig), "OKTA_API_TOKEN": "not-the-simulator-token",
-               **{k: "unused" for k in ("C1_CLIENT_ID", "C1_CLIENT_SECRET")}}
+               "C1_CLIENT_ID": DEMO_C1_CREDENTIALS["BATON_CLIENT_ID"],
+               "C1_CLIENT_SECRET": DEMO_C1_CREDENTIALS["BATON_CLIENT_SECRET"]}
         try:
-            result = iac("up", str(stack_file), "--wait", "--timeout", "15", env=env)
+            result = iac("up", str(stack_file), "--wait", "--timeout", "20", env=env)
             assert result.returncode != 0, result.stdout + result.stderr
             message = " ".join(result.stderr.split())
-            assert "timed out after 15s waiting for rollout" in message
+            assert "timed out after 20s waiting for rollout" in message
             assert "pod baton-noimage-" in message, message
             assert "ErrImagePull" in message or "ImagePullBackOff" in message, message
             assert "running but not Ready (its readiness probe is not passing" in message, message
