@@ -122,8 +122,8 @@ def test_network_policy_admits_only_what_metrics_from_names(example_env: dict[st
         "ports": [{"port": 8081, "protocol": "TCP"}]}]
     for name, spec in policies.items():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
-        if name != "baton-okta":  # by default no one: kubelet probes come from the node, always admitted
-            assert spec["ingress"] == []
+        if name != "baton-okta":  # by default no rule admits anyone (kubelet probes come from the node)
+            assert "ingress" not in spec
         https = spec["egress"][1]
         assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
         assert https["to"][0]["ipBlock"]["except"] == ["169.254.169.254/32"]
@@ -206,7 +206,7 @@ def test_custom_connector_env_image_and_probes() -> None:
     assert "BATON_CONNECTOR" not in names and "BATON_HEALTH_CHECK" not in names
     assert "livenessProbe" not in c and "ports" not in c
     [policy] = by_kind(objects, "NetworkPolicy")
-    assert policy["spec"]["ingress"] == []
+    assert "ingress" not in policy["spec"] and "Ingress" in policy["spec"]["policyTypes"]
     validate_objects(objects)
 
 
