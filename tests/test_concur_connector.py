@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,69 @@ def test_token_expiry_mid_sync_is_recovered_with_the_rotated_refresh_token(tmp_p
     warnings = [r.getMessage() for r in announced if r.levelno == logging.WARNING]
     assert len(warnings) == 3 and all("BATON_CONCUR_REFRESH_TOKEN" in w for w in warnings)
     assert all(original not in w for w in warnings)
+    with Artifact(tmp_path / "s.sqlite") as art:
+        assert {gid for gid, _ in art.content()["grants"]} == expected_grants(sim)
+
+
+class ExpireAgainBeforeTheRetry(RecordingTransport):
+    """The flaky interleaving, forced: every token ends at the 3rd API request; the retry of the first request
+    refused then is held (on its thread) until another worker has used the renewed token, and that token ends
+    too just before the held retry goes out, as when a starved worker's retry lands after the next expiry."""
+
+    def __init__(self, sim: ConcurSim) -> None:
+        super().__init__()
+        self.sim = sim
+        self.lock = threading.Lock()
+        self.count = 0
+        self.refused: tuple[int, str] | None = None   # (thread, token) of the first 401
+        self.used_renewed: set[int] = set()           # threads whose last answer was a 200 to a newer token
+        self.proven = threading.Event()
+        self.held = False
+        self.held_retry_refused = False
+
+    def before(self, request: httpx.Request) -> None:
+        if not request.url.path.startswith("/profile/"):
+            return
+        me = threading.get_ident()
+        with self.lock:
+            self.count += 1
+            if self.count == 3:
+                self.sim.expire_tokens()
+            if me in self.used_renewed:  # its previous answer was handled: the client saw the token work
+                self.proven.set()
+            hold = self.refused is not None and self.refused[0] == me and not self.held
+            self.held = self.held or hold
+        if hold:
+            assert self.proven.wait(20), "no other worker used the renewed token"
+            self.sim.expire_tokens()
+
+    def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        if not request.url.path.startswith("/profile/"):
+            return response
+        me, token = threading.get_ident(), request.headers["authorization"]
+        with self.lock:
+            if response.status_code == 401 and self.refused is None:
+                self.refused = (me, token)
+            elif response.status_code == 401 and self.refused is not None and self.refused[0] == me:
+                self.held_retry_refused = self.held_retry_refused or self.proven.is_set()
+            elif response.status_code == 200 and self.refused is not None and token != self.refused[1] \
+                    and me != self.refused[0]:
+                self.used_renewed.add(me)
+        return response
+
+
+def test_a_token_that_expires_again_before_a_renewed_retry_is_answered_is_renewed_again(tmp_path: Path) -> None:
+    sim = ConcurSim(seed=47, users=1300, refresh_grace_seconds=0)
+    transport = ExpireAgainBeforeTheRetry(sim)
+    with serve(sim.app) as base:
+        connector = build(settings(sim, base), Wiring(transport=transport))
+        try:
+            SyncEngine(connector, tmp_path / "s.sqlite", workers=6).run()
+        finally:
+            connector.close()
+    assert transport.held_retry_refused  # the interleaving happened: the retry met the second expiry
+    assert sim.stats.by_endpoint()["POST /oauth2/v0/token"] == {"200": 3}
+    assert connector.session.rotations == 3
     with Artifact(tmp_path / "s.sqlite") as art:
         assert {gid for gid, _ in art.content()["grants"]} == expected_grants(sim)
 

@@ -7,6 +7,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 import httpx
@@ -18,6 +19,7 @@ from iac.runtime import (
     CountingObserver,
     HttpClient,
     LimitedPacer,
+    RetryPolicy,
     TokenProvider,
     VirtualClock,
     poll_until,
@@ -231,3 +233,100 @@ def test_credentials_from_auth_win_over_none_and_request_headers_win_over_auth()
         http.get_json("/b", headers={"Authorization": "Basic override"})
     assert seen[0]["authorization"] == "Bearer t1" and seen[0]["accept"] == "application/json"
     assert seen[1]["authorization"] == "Basic override"
+
+
+class ExpiringVendor:
+    """An API that accepts every token not in ``expired``; a request to ``/held`` with ``held_token`` waits
+    (after it was sent, before it is answered) until the test releases it, so a token can expire while a
+    request's retry is in flight."""
+
+    def __init__(self, held_token: str) -> None:
+        self.expired: set[str] = set()
+        self.seen: list[tuple[str, str]] = []
+        self.held_token = held_token
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        with self.lock:
+            self.seen.append((request.url.path, token))
+        if request.url.path == "/held" and token == self.held_token:
+            self.arrived.set()
+            assert self.release.wait(10), "the test never released the held retry"
+        with self.lock:
+            refused = token in self.expired
+        return json_response({"error": "invalid_token"}, 401) if refused else json_response({"ok": True})
+
+
+def test_a_renewed_token_that_expires_before_the_retry_is_answered_is_renewed_again() -> None:
+    """The token fetched for a request's retry works for another request and then expires while the retry
+    is in flight: that second 401 is a second expiry, not a bad token, so the request renews again."""
+    clock = VirtualClock()
+    fetch = Tokens(clock)
+    vendor = ExpiringVendor(held_token="t2")
+    vendor.expired.add("t1")
+    with HttpClient("https://api.example.com", transport=httpx.MockTransport(vendor), clock=clock,
+                    auth=TokenProvider(fetch, clock=clock)) as http:
+        outcome: list[object] = []
+        held = threading.Thread(target=lambda: outcome.append(_outcome(lambda: http.get_json("/held"))))
+        held.start()
+        assert vendor.arrived.wait(10)  # t1 refused, t2 fetched, the retry with t2 is in flight
+        assert http.get_json("/other")[0] == {"ok": True}  # t2 works...
+        vendor.expired.add("t2")  # ...and expires before the held retry is answered
+        vendor.release.set()
+        held.join(10)
+    assert outcome == [{"ok": True}]
+    assert [token for path, token in vendor.seen if path == "/held"] == ["t1", "t2", "t3"]
+    assert fetch.calls == 3
+
+
+def test_a_retry_refused_a_token_another_request_already_replaced_retries_with_the_new_one() -> None:
+    """The retry's token expires before it ever worked, and another request renews it meanwhile: the retry
+    goes out again with that request's token; nobody fetches a fourth."""
+    clock = VirtualClock()
+    fetch = Tokens(clock)
+    vendor = ExpiringVendor(held_token="t2")
+    vendor.expired.add("t1")
+    with HttpClient("https://api.example.com", transport=httpx.MockTransport(vendor), clock=clock,
+                    auth=TokenProvider(fetch, clock=clock)) as http:
+        outcome: list[object] = []
+        held = threading.Thread(target=lambda: outcome.append(_outcome(lambda: http.get_json("/held"))))
+        held.start()
+        assert vendor.arrived.wait(10)
+        vendor.expired.add("t2")
+        assert http.get_json("/other")[0] == {"ok": True}  # refused t2, renewed to t3
+        vendor.release.set()
+        held.join(10)
+    assert outcome == [{"ok": True}]
+    assert [token for path, token in vendor.seen if path == "/held"] == ["t1", "t2", "t3"]
+    assert fetch.calls == 3
+
+
+def test_renewals_after_tokens_that_worked_elsewhere_are_bounded_per_request() -> None:
+    """Every token works on /probe and is refused on /things: each 401 on /things follows a success with the
+    same token, yet the request stops after ``max_renewals`` renewals."""
+    clock = VirtualClock()
+    fetch = Tokens(clock)
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/probe":
+            return json_response({"ok": True})
+        seen.append(request.headers["authorization"].removeprefix("Bearer "))
+        assert http.get_json("/probe")[0] == {"ok": True}  # the token works elsewhere first
+        return json_response({"error": "invalid_token"}, 401)
+
+    with HttpClient("https://api.example.com", transport=httpx.MockTransport(handle), clock=clock,
+                    auth=TokenProvider(fetch, clock=clock), retry=RetryPolicy(max_renewals=3)) as http, \
+            pytest.raises(AuthError, match="invalid_token"):
+        http.get_json("/things")
+    assert seen == ["t1", "t2", "t3", "t4"] and fetch.calls == 4
+
+
+def _outcome(call: Callable[[], tuple[object, httpx.Response]]) -> object:
+    try:
+        return call()[0]
+    except Exception as exc:  # the test compares the outcome, whatever it is
+        return exc

@@ -3,7 +3,7 @@
 Layers: ``_http`` (the only code that paces, sleeps and retries; one module per concern) → connectors' clients →
 ``_engine`` (lanes, workers, checkpoints) → ``_store`` (the c1z artifact, ``_c1z_codec``). ``_service``
 wraps the engine in a loop with health and metrics endpoints; ``_inspect`` reads artifacts for access reviews.
-Helpers the HTTP layer plugs in: ``_oauth`` (access tokens renewed before expiry and once on a 401),
+Helpers the HTTP layer plugs in: ``_oauth`` (access tokens renewed before expiry and on a 401),
 and ``_poll`` (waiting for a vendor's asynchronous job on the injected clock). ``_clock`` is the
 project's one clock, and the stop scope that makes every wait end when a sync is asked to stop.
 """

@@ -8,9 +8,11 @@ renewed at most once per token the server rejects.
 * **Before expiry.** A token is replaced once ``now >= expires_at - lead``, where ``lead`` is
   ``min(renew_before, 10 % of the token's lifetime)``: an hour-long token is renewed five minutes
   early, a 24-hour token too, a 20-second test token two seconds early.
-* **On a 401.** :class:`~iac.runtime.HttpClient` calls :meth:`TokenProvider.renew` once per request.
+* **On a 401.** :class:`~iac.runtime.HttpClient` calls :meth:`TokenProvider.renew` with the refused token.
   Renewal is single-flight: the requests refused the same token share one fetch, and a request refused
-  a token that was already replaced just retries with the new one.
+  a token that was already replaced just retries with the new one. The client asks again only when the
+  renewed token had worked for other requests before it was refused too (it expired while the retry was
+  in flight), never twice for one token and at most ``RetryPolicy.max_renewals`` times per request.
 * **Secrets.** Every access and refresh token is registered with the log redactor the moment it is
   seen; ``repr()`` of the token objects never shows a value.
 

@@ -5,7 +5,7 @@
   company; every later call — API requests and refreshes alike — goes there
   (:func:`~iac.connectors.concur.config.checked_geolocation` decides whether it may).
 * Access tokens last an hour (``expires_in`` is a string); :class:`~iac.runtime.TokenProvider` renews
-  them five minutes early and once on a 401.
+  them five minutes early and on a 401 (again if the renewed one expires before the retry is answered).
 * A refresh may return a new refresh token. It replaces the configured one for the rest of the process,
   and a warning (never the value) says the stored secret should be rotated.
 """

@@ -7,7 +7,10 @@ One logical request (:meth:`HttpClient.request`) loops: ask the :class:`~iac.run
 * a request that is not *replayable* (writes, by default) is never sent again once the vendor may have
   carried it out (a lost answer, a 5xx, a body cut short): that is
   :class:`~iac.runtime.errors.WriteOutcomeUnknownError`, and the caller re-reads state;
-* 401 with an :class:`Authenticator`: renew the credentials and retry, once;
+* 401 with an :class:`Authenticator`: renew the credentials and retry. The first 401 always renews; a later
+  one only when the refused credentials had worked here (they expired again while the retry was in
+  flight) or another request has already replaced them, up to ``max_renewals``: fresh credentials refused
+  before they ever worked mean the new ones fail too;
 * 429: hold the bucket until ``Retry-After`` or the reset (capped, plus jitter) and retry;
 * 5xx and transport errors: back off exponentially with jitter and retry;
 * anything else: raise the matching :mod:`iac.runtime.errors` class.
@@ -22,6 +25,7 @@ Inside :func:`deferring` (the sync engine's workers), a request whose bucket is 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import contextvars
 import logging
@@ -162,7 +166,8 @@ class _Attempts:
     replayable: bool
     failures: int = 0
     limited: int = 0
-    renewed: bool = False
+    refused: list[Mapping[str, str]] = field(default_factory=list)
+    """Credentials the server answered 401 to, in order (one renewal each at most)."""
     first: bool = True
     last_problem: str = "waiting for the rate-limit budget"
     last_error: type[RetriableApiError] = RateLimitedError
@@ -193,6 +198,9 @@ class HttpClient:
         self.observer: HttpObserver = observer or _NullObserver()
         self.timeout = timeout
         self._rng = rng or random.Random()
+        self._worked: collections.deque[Mapping[str, str]] = collections.deque(maxlen=4)
+        """The last credentials the server accepted (tells a second expiry from a bad new token)."""
+        self._worked_lock = threading.Lock()
         self._client = httpx.Client(
             base_url=self.base_url, headers=dict(headers or {}), transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)), follow_redirects=False,
@@ -341,6 +349,8 @@ class HttpClient:
         status = response.status_code
         self.observer.on_response(key, method, status, self.clock.monotonic() - sent_at)
         if status < 400 or status in allow_status:
+            if credentials:
+                self._note_worked(credentials)
             if not decode or not response.content:
                 return response, None
             try:
@@ -358,11 +368,11 @@ class HttpClient:
                 self.observer.on_retry(key, "malformed_body", delay)
                 self._wait(attempts, delay, "backing off after a malformed body")
                 return None
-        if status == 401 and self.auth is not None and not attempts.renewed:
-            attempts.renewed = True  # once per request: a second 401 means the new credentials fail too
+        if status == 401 and self.auth is not None and self._may_renew(attempts, credentials):
+            attempts.refused.append(credentials)
             if self.auth.renew(credentials):
                 self.observer.on_retry(key, "reauthenticated", 0.0)
-                log.debug("401 on %s %s; credentials renewed, retrying once", method, path)
+                log.debug("401 on %s %s; credentials renewed, retrying", method, path)
                 return None
         if status == 429:
             attempts.limited += 1
@@ -388,6 +398,29 @@ class HttpClient:
             self._wait(attempts, delay, f"backing off after HTTP {status}")
             return None
         raise self._error(response, attempts, None, info)
+
+    def _note_worked(self, credentials: Mapping[str, str]) -> None:
+        with self._worked_lock:
+            if credentials not in self._worked:
+                self._worked.append(credentials)
+
+    def _may_renew(self, attempts: _Attempts, credentials: Mapping[str, str]) -> bool:
+        """Whether a 401 to ``credentials`` is worth a renewal and another try.
+
+        The first 401 of a request is. A later one (the retry with renewed credentials was refused too) is
+        only when those credentials worked here for some request — they expired or were revoked while this
+        retry was in flight — or another request has already replaced them; never twice for the same
+        credentials and at most ``max_renewals`` times. Renewed credentials refused before they ever
+        worked mean the new ones fail too: that 401 surfaces.
+        """
+        assert self.auth is not None
+        if not attempts.refused:
+            return True
+        if len(attempts.refused) >= self.retry.max_renewals or credentials in attempts.refused:
+            return False
+        with self._worked_lock:
+            worked = credentials in self._worked
+        return worked or self.auth.headers() != credentials
 
     def _rate_limit_delay(self, info: RateLimitInfo, limited: int) -> float:
         """Seconds to hold a bucket after a 429: Retry-After, else the reset, else backoff; capped, plus jitter."""

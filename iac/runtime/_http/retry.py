@@ -19,6 +19,8 @@ class RetryPolicy:
     """For 5xx, transport errors and cut-short bodies."""
     max_rate_limited: int = 8
     """For 429s."""
+    max_renewals: int = 3
+    """Credential renewals after 401s within one request (only the first is unconditional)."""
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     max_reset_wait: float = DEFAULT_MAX_WAIT
@@ -28,7 +30,7 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.max_rate_limited < 1:
+        if self.max_attempts < 1 or self.max_rate_limited < 1 or self.max_renewals < 1:
             raise ValueError("attempt limits must be at least 1")
         if min(self.backoff_base, self.backoff_cap, self.max_reset_wait, self.deadline) <= 0:
             raise ValueError("backoff, waits and the deadline must be positive")
