@@ -142,7 +142,7 @@ def _serve_with(name: str, simulator: Simulator, options: dict[str, Any], tls: T
         if print_credentials:
             print(simulator.print_credentials(sim), flush=True)
         err.print(f"admin: {base_url}/__sim/stats, /__sim/faults, /__sim/state, /__sim/writes, "
-                  "/__sim/tokens/expire — Ctrl-C to stop")
+                  "/__sim/writes/effective, /__sim/tokens/expire — Ctrl-C to stop")
 
     try:
         run(sim.app, host=host, port=port, log_level=log_level, on_ready=ready, tls=tls)
