@@ -316,10 +316,25 @@ def test_up_wait_names_the_pod_and_reason_when_a_rollout_cannot_finish(
                "C1_CLIENT_ID": DEMO_C1_CREDENTIALS["BATON_CLIENT_ID"],
                "C1_CLIENT_SECRET": DEMO_C1_CREDENTIALS["BATON_CLIENT_SECRET"]}
         try:
-            result = iac("up", str(stack_file), "--wait", "--timeout", "20", env=env)
+            # Wait (outside the CLI) until both pods are stuck for good, so a short --wait sees them stuck
+            # however slow the machine is; a rollout that never finishes looks the same to --wait.
+            assert iac("up", str(stack_file), env=env).returncode == 0
+            client = node_cluster.client()
+
+            def stuck() -> bool:
+                states = {}
+                for pod in client.list(Pod, namespace="broken-connectors"):
+                    for status in (pod.status.containerStatuses if pod.status else None) or []:
+                        waiting = status.state.waiting if status.state else None
+                        states[status.name + (pod.metadata.name if pod.metadata else "")] = (
+                            waiting.reason if waiting else "running" if status.state and status.state.running else "")
+                return sorted(states.values()) in (["ErrImagePull", "running"], ["ImagePullBackOff", "running"])
+
+            wait_for("one pod failing to pull, one running", stuck, timeout=90)
+            result = iac("up", str(stack_file), "--wait", "--timeout", "5", env=env)
             assert result.returncode != 0, result.stdout + result.stderr
             message = " ".join(result.stderr.split())
-            assert "timed out after 20s waiting for rollout" in message
+            assert "timed out after 5s waiting for rollout" in message
             assert "pod baton-noimage-" in message, message
             assert "ErrImagePull" in message or "ImagePullBackOff" in message, message
             assert "running but not Ready (its readiness probe is not passing" in message, message
