@@ -110,7 +110,7 @@ def upstream_run(vendor: Vendor, sim: Any, app: Any, workdir: Path) -> dict[str,
 
 def our_run(vendor: Vendor, sim: Any, base_url: str, workdir: Path, share: float, workers: int) -> dict[str, Any]:
     _fresh(sim)
-    artifact = workdir / f"ours-{share}.sqlite"
+    artifact = workdir / f"ours-{share}.c1z"
     env = sync_env(vendor.spec, simulator=base_url, file=artifact, workers=workers, share=share,
                    **vendor.our_settings(sim)) | {"PEER_CONNECTOR": vendor.spec.integration.name}
     summary = _child(env)

@@ -31,7 +31,7 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
 
     integrations = 20
     sim = CeligoSim(seed=args.seed, users=users, integrations=integrations, page_size=1000)
-    file = workdir / f"celigo-{users}.sqlite"
+    file = workdir / f"celigo-{users}.c1z"
     with serve(Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000)) as base:
         httpx.delete(f"{base}/__sim/stats")  # fresh counters and buckets
         env = sync_env(Celigo, simulator=base, file=file, workers=args.workers, share=args.share,

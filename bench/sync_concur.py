@@ -31,7 +31,7 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     from iac.sim import CONCUR_RATE_LIMITS, ConcurSim, serve
 
     sim = ConcurSim(seed=args.seed, users=users)
-    file = workdir / f"concur-{users}.sqlite"
+    file = workdir / f"concur-{users}.c1z"
     with serve(Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000)) as base:
         httpx.delete(f"{base}/__sim/stats")  # fresh counters and buckets
         env = sync_env(Concur, simulator=base, file=file, workers=args.workers, share=args.share,

@@ -29,7 +29,7 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
 
     shape = {"user_groups": max(20, users // 100), "content_groups": 20, "account_groups": 20}
     sim = CoupaSim(seed=args.seed, users=users, **shape)
-    file = workdir / f"coupa-{users}.sqlite"
+    file = workdir / f"coupa-{users}.c1z"
     with serve(Latency(sim.app, args.latency_min / 1000, args.latency_max / 1000)) as base:
         httpx.delete(f"{base}/__sim/stats")  # fresh counters and buckets
         env = sync_env(Coupa, simulator=base, file=file, workers=args.workers, share=args.share,

@@ -64,7 +64,7 @@ def bench_size(users: int, args: argparse.Namespace, workdir: Path) -> dict[str,
             modes.append(("baseline", 1, False))
         for name, workers, interleave in modes:
             httpx.delete(f"{base}/__sim/stats")  # fresh counters and rate-limit windows
-            file = workdir / f"okta-{users}-{name}.sqlite"
+            file = workdir / f"okta-{users}-{name}.c1z"
             print(f"[{users} users] {name}: workers={workers} interleave={interleave} ...", file=sys.stderr,
                   flush=True)
             env = sync_env(Okta, simulator=base, file=file, workers=workers, share=args.share,
