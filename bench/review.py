@@ -1,11 +1,14 @@
 """Benchmark: `iac review` of a 100k-account, ~1M-grant Okta artifact, and the report's page in headless Chromium.
 
-    .venv/bin/python bench/review.py                              # 100k users, ~1M grants (a few minutes)
-    .venv/bin/python bench/review.py --users 10000 --memberships 80000 --keep /tmp/okta-10k.sqlite
+    .venv/bin/python bench/review.py                              # 100k users, ~1M grants
+    .venv/bin/python bench/review.py --users 10000 --memberships 80000
+    .venv/bin/python bench/review.py --keep /tmp/okta.c1z        # review this artifact (made there when missing)
 
 The artifact is real: the Okta simulator (limits lifted) synced twice by the runtime, with churn in between
-(suspended users, memberships added and removed), so the report computes changes at full size too. `--keep`
-reuses an artifact from an earlier run.
+(suspended users, memberships added and removed), so the report computes changes at full size too. Making it
+takes minutes (two 1M-grant syncs), so it is cached under $IAC_BENCH_CACHE (default ~/.cache/baton-iac/bench),
+keyed on the simulator's seed and sizes and the artifact's schema version: a rerun only reviews (seconds).
+`--fresh` makes it again.
 
 Figures: the review command's wall and CPU time and peak RSS (a child process: its RSS alone; on a shared
 machine the wall time follows the load average, printed beside it), the report's size,
@@ -64,6 +67,16 @@ def make_artifact(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         stats = sync(base)
     return {"grants": stats["grants"]["total"], "resources": stats["resources"]["total"],
             "artifact_mb": round(path.stat().st_size / 2**20, 1), "make_s": round(time.perf_counter() - started, 1)}
+
+
+def cached_artifact(args: argparse.Namespace) -> Path:
+    """Where the artifact for these simulator parameters is kept between runs."""
+    from iac.runtime._store import SCHEMA_VERSION
+
+    root = Path(os.environ.get("IAC_BENCH_CACHE") or Path.home() / ".cache" / "baton-iac" / "bench")
+    key = (f"okta-seed{args.seed}-u{args.users}-g{args.groups}-a{args.apps}-m{args.memberships}"
+           f"-aa{args.app_assignments}-schema{SCHEMA_VERSION}")
+    return root / f"review-{key}.c1z"
 
 
 def run_review(artifact: Path, out: Path) -> dict[str, Any]:
@@ -126,12 +139,19 @@ def main() -> None:
     parser.add_argument("--memberships", type=int, default=900_000)
     parser.add_argument("--app-assignments", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keep", type=Path, help="artifact to reuse (made there when missing)")
+    parser.add_argument("--keep", type=Path, help="artifact to review (made there when missing); default: the cache")
+    parser.add_argument("--fresh", action="store_true", help="make the artifact again even when one is kept")
     args = parser.parse_args()
+    artifact: Path = args.keep or cached_artifact(args)
     with tempfile.TemporaryDirectory(prefix="bench-review-") as tmp:
         work = Path(tmp)
-        artifact = args.keep or work / "okta.sqlite"
-        made: dict[str, Any] = {"reused": True} if artifact.exists() else make_artifact(artifact, args)
+        made: dict[str, Any] = {"reused": str(artifact)}
+        if args.fresh or not artifact.exists():
+            artifact.parent.mkdir(parents=True, exist_ok=True)
+            partial = artifact.with_name(artifact.name + ".partial")  # a killed run leaves no half-made artifact
+            partial.unlink(missing_ok=True)
+            made = make_artifact(partial, args)
+            partial.replace(artifact)
         review = run_review(artifact, work)
         page = measure_page(work / "report.html", work / "profile")
     result = {"users": args.users, "artifact": made, "review": review, "page": page,

@@ -306,11 +306,16 @@ def _changes(review: Review, index: _Index, current: Snapshot, previous: Snapsho
     ``previous``: by the source itself when it can (two syncs of one file), else as sorted 64-bit keys
     (entitlement << 32 | principal) merged in one pass."""
     account_type = review.facts.account_type
+    attributes = review.facts.profile_attributes()
+    # old_accounts: every previous account, or (when the source compares them itself) only those that changed
+    # or are gone; a previous account missing from it is then equal to the current one.
     old_accounts: dict[str, tuple[str, str]] = {}
-    for row in previous.resources(account_type, review.facts.profile_attributes()):
+    compared = current.resource_changes(previous, account_type, attributes)
+    old_rows, added = (previous.resources(account_type, attributes), None) if compared is None else compared
+    for row in old_rows:
         status = _status_text(review.facts, row.status, row.profile)
         old_accounts[row.id] = (f"{row.display_name} ({row.type}:{row.id})", status)
-    review.changes += _account_changes(review, old_accounts)
+    review.changes += _account_changes(review, old_accounts, None if added is None else set(added))
     diff = current.grant_changes(previous)
     if diff is None:
         diff = _merged_grant_changes(review, index, previous)
@@ -347,10 +352,12 @@ def _merged_grant_changes(review: Review, index: _Index, previous: Snapshot) -> 
         yield change, review.ent_id[e], types[review.res_type[r]], review.res_id[r]
 
 
-def _account_changes(review: Review, old: dict[str, tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+def _account_changes(review: Review, old: dict[str, tuple[str, str]],
+                     added: set[str] | None) -> list[tuple[str, str, str, str]]:
+    """``added``: the accounts the previous sync lacks, when ``old`` holds only the changed ones."""
     out: list[tuple[str, str, str, str]] = []
     current = {review.res_id[r]: r for r in review.accounts}
-    for ident in sorted(current.keys() - old.keys()):
+    for ident in sorted(current.keys() - old.keys() if added is None else current.keys() & added):
         out.append(("added", "account", review.label(current[ident]), review.res_status[current[ident]]))
     for ident in sorted(old.keys() - current.keys()):
         out.append(("removed", "account", old[ident][0], old[ident][1]))
