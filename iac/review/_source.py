@@ -154,29 +154,47 @@ def _epoch(value: Any) -> float | None:
     return None if value is None else float(value.timestamp())
 
 
-def _resource_row(r: Any, attributes: Sequence[str] | None) -> ResourceRow:
-    """A ``c1.connector.v2.Resource`` as a row: the user trait's status, login, emails and (wanted) profile."""
+_USER_TRAIT = "c1.connector.v2.UserTrait"
+
+
+def _value(value: Any) -> Any:
+    """A ``google.protobuf.Value`` as JSON: strings, booleans and nulls read directly (MessageToDict costs
+    ~20 µs a call, and profile rules read strings), the rest as MessageToDict writes them."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind is None or kind == "null_value":
+        return None
     from google.protobuf.json_format import MessageToDict
 
+    return MessageToDict(value)
+
+
+def _resource_row(r: Any, attributes: Sequence[str] | None) -> ResourceRow:
+    """A ``c1.connector.v2.Resource`` as a row: the user trait's status, login, emails and (wanted) profile."""
     from iac.c1z import pb
 
     status = login = None
     emails: tuple[str, ...] = ()
     profile: dict[str, Any] = {}
     for annotation in r.annotations:
-        if annotation.Is(pb.UserTrait.DESCRIPTOR):
-            trait = pb.UserTrait()
-            annotation.Unpack(trait)
+        # The type name is what Any.Is compares; comparing it here skips two descriptor look-ups a row.
+        if annotation.type_url.rpartition("/")[2] == _USER_TRAIT:
+            trait = pb.UserTrait.FromString(annotation.value)
             status = _USER_STATUS.get(trait.status.status)
             login = trait.login or None
             emails = tuple(e.address for e in sorted(trait.emails, key=lambda e: not e.is_primary))
             if not trait.HasField("profile"):
                 profile = {}
             elif attributes is None:
+                from google.protobuf.json_format import MessageToDict
+
                 profile = MessageToDict(trait.profile)
             else:  # only the keys asked for (a whole Struct to dict costs more than the rest)
                 fields = trait.profile.fields
-                profile = {k: MessageToDict(fields[k]) for k in attributes if k in fields}
+                profile = {k: _value(fields[k]) for k in attributes if k in fields}
     return ResourceRow(r.id.resource_type, r.id.resource, r.display_name or r.id.resource, status, login,
                        emails, profile)
 
