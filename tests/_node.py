@@ -695,6 +695,7 @@ def _teardown(cluster: NodeCluster | None, procs: dict[str, subprocess.Popen[byt
     """Pods' tasks first, then kubelet, scheduler, controller-manager, apiserver, etcd, containerd; then
     mounts, namespaces, cgroups, sysctls, logs and the work directory."""
     pod_dirs: list[str] = []
+    pod_uids: set[str] = set()  # of every pod whose containers are still around: their log dirs go too
     if cluster is not None:
         for stack in list(cluster._servers):
             stack.close()
@@ -711,6 +712,9 @@ def _teardown(cluster: NodeCluster | None, procs: dict[str, subprocess.Popen[byt
         with contextlib.suppress(Exception):
             for container_id in cluster.ctr("containers", "ls", "-q", timeout=30).stdout.split():
                 info = json.loads(cluster.ctr("containers", "info", container_id, timeout=30).stdout)
+                pod_uid = (info.get("Labels") or {}).get("io.kubernetes.pod.uid")
+                if pod_uid:
+                    pod_uids.add(pod_uid)
                 for ns in (info.get("Spec") or {}).get("linux", {}).get("namespaces", []):
                     if ns.get("type") == "network" and ns.get("path", "").startswith("/var/run/netns/cni-"):
                         sandbox_netns.add(ns["path"])
@@ -742,6 +746,14 @@ def _teardown(cluster: NodeCluster | None, procs: dict[str, subprocess.Popen[byt
         _remove_cgroup_tree(root)
     for entry in pod_dirs:
         shutil.rmtree(Path("/var/log/pods") / entry, ignore_errors=True)
+    # Pods already deleted from the API keep their log directory when the kubelet stopped before cleaning
+    # up; the kubelet's own pod directories name every pod UID it ran.
+    kubelet_pods = workdir / "kubelet" / "pods"
+    uids = pod_uids | ({entry.name for entry in kubelet_pods.iterdir()} if kubelet_pods.is_dir() else set())
+    if uids and Path("/var/log/pods").is_dir():
+        for entry in Path("/var/log/pods").iterdir():
+            if entry.name.rsplit("_", 1)[-1] in uids:
+                shutil.rmtree(entry, ignore_errors=True)
     containers_log = Path("/var/log/containers")
     if containers_log.is_dir():
         for link in containers_log.iterdir():
