@@ -30,14 +30,16 @@ FILE_SECRET = "sentinel-file-secret-0008"
 LITERAL_SECRET = "sentinel-literal-secret-0009"
 SENTINELS = [*EXAMPLE_ENV.values(), FILE_SECRET, LITERAL_SECRET]
 STACK = '''\
-from iac import Celigo, Concur, ConductorOne, Coupa, Custom, Okta, Stack, secret
+from iac import Celigo, Concur, ConductorOne, Coupa, Custom, Okta, Stack, Storage, secret
 
 stack = Stack("tf", namespace="ids", create_namespace=True,
               conductorone=ConductorOne(client_id=secret.env("C1_CLIENT_ID"),
                                         client_secret=secret.env("C1_CLIENT_SECRET")))
 stack.add(
-    Okta("okta", domain="acme.okta.com", api_token=secret.env("OKTA_API_TOKEN"), provisioning=True),
-    Coupa("coupa", domain="acme.coupahost.com", client_id="coupa-client", client_secret=secret.file({file!r})),
+    Okta("okta", domain="acme.okta.com", api_token=secret.env("OKTA_API_TOKEN"), provisioning=True,
+         storage=Storage(size="2Gi", storage_class="standard")),
+    Coupa("coupa", domain="acme.coupahost.com", client_id="coupa-client", client_secret=secret.file({file!r}),
+          schedule="0 */6 * * *"),
     Concur("concur", base_url="https://us2.api.concursolutions.com", client_id="concur-client",
            client_secret=secret.external("vault", "concur/app", property="secret"),
            refresh_token=secret.external("vault", "concur/app", property="refresh")),
@@ -100,7 +102,9 @@ def test_resources_are_the_providers_typed_resources(synthesized: Synth) -> None
         "kubernetes_manifest": 1,  # concur's ExternalSecret
         "kubernetes_service_account_v1": 5,
         "kubernetes_network_policy_v1": 5,
-        "kubernetes_deployment_v1": 5,
+        "kubernetes_deployment_v1": 4,
+        "kubernetes_cron_job_v1": 1,  # coupa's schedule=
+        "kubernetes_persistent_volume_claim_v1": 2,  # okta's storage=, coupa's run-to-run artifact
     }
     manifest = synthesized.resources("kubernetes_manifest")["externalsecret_baton-concur-ext"]["manifest"]
     assert manifest["kind"] == "ExternalSecret"
@@ -110,6 +114,8 @@ def test_resources_are_the_providers_typed_resources(synthesized: Synth) -> None
     assert provider["version"] in ("3.4.0", "2.38.0"), "by default, the version the bindings were generated for"
     for deployment in synthesized.resources("kubernetes_deployment_v1").values():
         assert "wait_for_rollout" not in deployment, "the provider's default: apply waits for the rollout"
+    for claim in synthesized.resources("kubernetes_persistent_volume_claim_v1").values():
+        assert claim["wait_until_bound"] is False, "a WaitForFirstConsumer claim binds only once its pod exists"
 
 
 def test_no_secret_value_reaches_any_output_file(synthesized: Synth) -> None:
@@ -213,11 +219,11 @@ def test_synthesized_resources_describe_the_objects_iac_render_gives(synthesized
     assert sorted(got) == sorted(expected)
     for key, obj in got.items():
         want = expected[key]
-        if key[0] == "Deployment" and ("Secret", key[1]) in got:
+        if key[0] in ("Deployment", "CronJob") and ("Secret", key[1]) in got:
             # Terraform hashes the variables' values itself; iac render hashed placeholders here.
-            annotations = obj["spec"]["template"]["metadata"]["annotations"]
+            annotations = _pod_template(obj)["metadata"]["annotations"]
             assert annotations[CHECKSUM_ANNOTATION] == f'sha256:${{nonsensitive(local.secret_hashes["{key[1]}"])}}'
-            annotations[CHECKSUM_ANNOTATION] = want["spec"]["template"]["metadata"]["annotations"][CHECKSUM_ANNOTATION]
+            annotations[CHECKSUM_ANNOTATION] = _pod_template(want)["metadata"]["annotations"][CHECKSUM_ANNOTATION]
         assert _drop_empty(obj) == _drop_empty(want), key
 
 
@@ -351,6 +357,11 @@ def test_a_field_the_provider_cannot_express_is_an_error(monkeypatch: pytest.Mon
 # -- Terraform JSON → Kubernetes objects, guided by the Kubernetes OpenAPI schemas ----------------------------
 
 
+def _pod_template(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    return spec["jobTemplate"]["spec"]["template"] if workload["kind"] == "CronJob" else spec["template"]  # type: ignore[no-any-return]
+
+
 def _objects_from_terraform(config: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     for resource_type, instances in config["resource"].items():
         for instance in instances.values():
@@ -361,7 +372,8 @@ def _objects_from_terraform(config: dict[str, Any]) -> Iterator[tuple[tuple[str,
                                .removesuffix("_v1").split("_"))
                 top = _top_schema(kind)
                 fields = {k: v for k, v in instance.items() if k not in ("//", "depends_on", "data_wo",
-                                                                        "data_wo_revision", "data")}
+                                                                        "data_wo_revision", "data",
+                                                                        "wait_until_bound")}
                 obj = {"apiVersion": top["properties"]["apiVersion"]["enum"][0], "kind": kind,
                        **_to_k8s(fields, top)}
                 values = instance.get("data_wo") or instance.get("data")

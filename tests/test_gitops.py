@@ -26,7 +26,7 @@ from iac.spec.secret import PlaintextSecretWarning
 EXAMPLE = REPO_ROOT / "stacks" / "example.py"
 CRD_SCHEMA = Path(__file__).parent / "data" / "external-secrets.io_externalsecret_v1.schema.yaml"
 STACK = '''\
-from iac import Celigo, Concur, ConductorOne, Okta, Stack, secret
+from iac import Celigo, Concur, ConductorOne, Okta, Stack, Storage, secret
 
 stack = Stack(
     "gitops", namespace="ids", create_namespace=True,
@@ -34,17 +34,20 @@ stack = Stack(
                               client_secret=secret.external("vault", "c1/connector", property="secret")),
     environments={
         "staging": {"namespace": "ids-staging", "image": "registry.example.com/baton-iac:next",
+                    "kubernetes_version": "1.20",
                     "connectors": {"okta": {"domain": "acme-staging.okta.com",
                                             "api_token": secret.external("vault", "okta/staging")}}},
         "prod": {"labels": {"tier": "prod"}},
     } if WITH_ENVIRONMENTS else {},
 )
 stack.add(
-    Okta("okta", domain="acme.okta.com", api_token=secret.kubernetes("okta-token", "token"), provisioning=True),
+    Okta("okta", domain="acme.okta.com", api_token=secret.kubernetes("okta-token", "token"), provisioning=True,
+         storage=Storage(size="2Gi")),
     Concur("concur", base_url="https://us2.api.concursolutions.com", client_id="concur-client",
            client_secret=secret.external("vault", "concur/app", property="secret"),
            refresh_token=secret.external("vault", "concur/app", property="refresh")),
-    Celigo("celigo", access_token=secret.kubernetes("celigo-credentials", "token"), region="eu"),
+    Celigo("celigo", access_token=secret.kubernetes("celigo-credentials", "token"), region="eu",
+           schedule="0 */6 * * *"),
 )
 '''
 
@@ -82,6 +85,7 @@ def test_flat_tree_builds_into_exactly_what_iac_render_gives(tmp_path: Path, run
     assert kustomize(tmp_path / "tree") == expected, "same objects in the same order"
     kinds = [o["kind"] for o in expected]
     assert "Secret" not in kinds and kinds.count("ExternalSecret") == 3
+    assert kinds.count("PersistentVolumeClaim") == 2 and kinds.count("CronJob") == 1
     kustomization = (tmp_path / "tree" / "kustomization.yaml").read_text()
     assert "must already exist in namespace ids (secret.kubernetes): celigo-credentials (key token), okta-token" \
         in kustomization
@@ -110,6 +114,8 @@ def test_environments_get_a_base_and_one_overlay_each(tmp_path: Path) -> None:
     deletion = yaml.safe_load((staging / "patches" / "namespace-ids.yaml").read_text())
     assert deletion["$patch"] == "delete", "the base's Namespace is not staging's"
     assert not [f for f in (tmp_path / "tree").rglob("*.yaml") if f.name.startswith("secret-")], "no Secret objects"
+    cronjobs = [o for o in kustomize(staging) if o["kind"] == "CronJob"]
+    assert [o["apiVersion"] for o in cronjobs] == ["batch/v1beta1"], "staging targets Kubernetes 1.20"
 
 
 def test_plaintext_secrets_are_refused_with_one_line_and_nothing_written(tmp_path: Path, run_iac: RunIac) -> None:

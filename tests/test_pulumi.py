@@ -18,7 +18,7 @@ import yaml
 from conftest import EXAMPLE_ENV, REPO_ROOT
 from pulumi.runtime import rpc
 
-from iac import Celigo, Concur, Okta, Stack, load_stack, secret
+from iac import Celigo, Concur, ConductorOne, Okta, Stack, Storage, load_stack, secret
 from iac.backends.pulumi import CONNECTOR_TYPE, ConnectorDeployment, deploy, resource_class
 from iac.errors import SecretResolutionError
 from iac.render import render_stack
@@ -239,6 +239,32 @@ def test_cluster_held_references_declare_no_secret_values() -> None:
     assert external["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault"}
     assert all(not list(_secret_paths(inputs)) for _, _, inputs in run.recorder.registered)
     assert sorted(run.objects(), key=_key) == sorted(render_stack(stack, environ={}), key=_key)
+
+
+@pytest.mark.parametrize("kubernetes_version", ["1.20", "1.25"])
+def test_a_schedule_and_storage_declare_the_cronjob_and_claims_iac_render_gives(kubernetes_version: str) -> None:
+    import pulumi_kubernetes as k8s
+
+    def scheduled() -> Stack:
+        c1 = ConductorOne(client_id="id", client_secret=secret.env("C1S"))
+        return Stack("s", kubernetes_version=kubernetes_version).add(
+            Okta("okta", domain="acme.okta.com", api_token=secret.env("TOK"), storage=Storage(size="3Gi")),
+            Okta("nightly", domain="acme.okta.com", api_token=secret.env("TOK"), schedule="0 2 * * *"),
+            Celigo("celigo", access_token=secret.env("TOK"), image="ghcr.io/conductorone/baton-celigo:v0.1.26",
+                   conductorone=c1))
+
+    environ = {"TOK": "sentinel-tok", "C1S": "sentinel-c1"}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in environ.items():
+            patch.setenv(key, value)
+        run = run_pulumi(lambda: deploy(scheduled()))
+        expected = render_stack(scheduled(), environ=environ)
+    assert sorted(run.objects(), key=_key) == sorted(expected, key=_key)
+    typed = {t for t, _, _ in run.recorder.registered if t.startswith("kubernetes:")}
+    assert "kubernetes:core/v1:PersistentVolumeClaim" in typed
+    cronjob_class = k8s.batch.v1beta1.CronJob if kubernetes_version == "1.20" else k8s.batch.v1.CronJob
+    assert resource_class("batch/v1beta1" if kubernetes_version == "1.20" else "batch/v1", "CronJob") is cronjob_class
+    assert f"kubernetes:batch/{'v1beta1' if kubernetes_version == '1.20' else 'v1'}:CronJob" in typed
 
 
 def test_resource_classes_follow_the_api_group() -> None:

@@ -151,6 +151,9 @@ def _validate(servicer: BatonServicer, config: dict[str, Any], *, write_only: bo
     ({"resources_limits": {"gpu": "1"}}, "resources_limits", "unknown resource 'gpu'"),
     ({"log_level": "loud"}, "log_level", "must be one of 'debug', 'info', 'warn' or 'error'"),
     ({"namespace": "Not_A_Label"}, "namespace", "must be a lowercase RFC 1123 label"),
+    ({"image": "ghcr.io/conductorone/baton-okta:v1"}, "image", "would restart it forever; set schedule="),
+    ({"schedule": "0 25 * * *"}, "schedule", "is not a cron expression"),
+    ({"storage_size": "big"}, "storage_size", "storage quantity"),
 ])
 def test_spec_errors_become_diagnostics_on_the_attribute(values: dict[str, Any], attribute: str,
                                                          message: str) -> None:

@@ -4,7 +4,14 @@ Pure: the only inputs are the stack and the environment used to resolve ``secret
 
 from __future__ import annotations
 
-from iac.render._context import DEFAULT_IMAGE, HEALTH_PORT, ConnectorContext, build_context, default_image
+from iac.render._context import (
+    DEFAULT_IMAGE,
+    HEALTH_PORT,
+    ConnectorContext,
+    build_context,
+    check_deployable,
+    default_image,
+)
 from iac.render._render import (
     Manifest,
     manifests_to_yaml,
@@ -25,6 +32,7 @@ __all__ = [
     "ConnectorContext",
     "Manifest",
     "build_context",
+    "check_deployable",
     "default_image",
     "manifests_to_yaml",
     "newest_version",

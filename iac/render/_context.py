@@ -33,7 +33,7 @@ from iac.spec.secret import (
     SecretRef,
 )
 
-__all__ = ["DEFAULT_IMAGE", "HEALTH_PORT", "ConnectorContext", "build_context", "default_image"]
+__all__ = ["DEFAULT_IMAGE", "HEALTH_PORT", "ConnectorContext", "build_context", "check_deployable", "default_image"]
 
 HEALTH_PORT = 8081
 DATA_DIR = "/data"
@@ -118,7 +118,7 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
     placeholders with ``redact_secrets`` or ``placeholder_credentials`` (validation), else an error."""
     integration = connector.integration
     name = connector.deployment_name
-    _refuse_restart_loop(stack, connector)
+    check_deployable(stack, connector)
     labels = {
         "app": name,
         "app.kubernetes.io/name": f"baton-{integration.name}",
@@ -223,7 +223,7 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
     )
 
 
-def _refuse_restart_loop(stack: Stack, connector: Connector) -> None:
+def check_deployable(stack: Stack, connector: Connector) -> None:
     """An upstream image without ConductorOne credentials syncs once and exits 0: as a Deployment, Kubernetes
     would restart it forever, spending the vendor's rate limit on every restart."""
     if connector.runs_upstream_image and connector.schedule is None and \

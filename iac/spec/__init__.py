@@ -25,11 +25,12 @@ from iac.spec._connector import (
 from iac.spec._settings import Setting, SettingSpec, format_plain, setting_spec
 from iac.spec._validation import check_dns_label
 from iac.spec.integrations import Celigo, Concur, Coupa, Custom, Okta
-from iac.spec.stack import Stack, load_stack
+from iac.spec.stack import DEFAULT_KUBERNETES_VERSION, Stack, load_stack
 
 __all__ = [
     "C1_PROVIDER_SOURCE",
     "C1_PROVIDER_VERSION",
+    "DEFAULT_KUBERNETES_VERSION",
     "C1App",
     "C1Attribute",
     "Celigo",

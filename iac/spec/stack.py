@@ -24,7 +24,9 @@ from iac.errors import SpecError, StackError
 from iac.spec._connector import ConductorOne, Connector, ManagedConductorOne
 from iac.spec._validation import check_dns_label, spec_error_from
 
-__all__ = ["Stack", "load_stack"]
+__all__ = ["DEFAULT_KUBERNETES_VERSION", "Stack", "load_stack"]
+
+DEFAULT_KUBERNETES_VERSION = "1.25"
 
 # Stacks created while a stack file runs, so errors raised inside it can name the stack.
 _stacks_being_loaded: contextvars.ContextVar[list[Stack] | None] = contextvars.ContextVar(
@@ -48,7 +50,7 @@ class Stack(BaseModel):
     """Default image for connectors run by the bundled runtime (default: this project's runtime image)."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels put on every rendered object."""
-    kubernetes_version: str = "1.25"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """The oldest Kubernetes (``MAJOR.MINOR``) the stack deploys to. It picks API versions that changed:
     a scheduled connector's CronJob is ``batch/v1beta1`` before 1.21, ``batch/v1`` from 1.21."""
     connectors: list[Connector] = Field(default_factory=list)

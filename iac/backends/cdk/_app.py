@@ -226,6 +226,10 @@ class _Builder:
             resource_class = None  # kubernetes_service_account_v1 would wait for a token Secret (Kubernetes < 1.24)
         elif kind == ("apps/v1", "Deployment") and not self.settings.wait_for_rollout:
             arguments["wait_for_rollout"] = False
+        elif kind == ("v1", "PersistentVolumeClaim"):
+            # The provider would wait for the claim to bind, which a WaitForFirstConsumer class does only once the
+            # connector's pod (declared after it) is scheduled: apply would never finish.
+            arguments["wait_until_bound"] = False
         if resource_class is None:
             resource_class = self._module("manifest").Manifest
             config = to_config(config_class(resource_class), {}, where, manifest=obj, depends_on=depends_on or None)

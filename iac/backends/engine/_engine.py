@@ -26,8 +26,8 @@ from lightkube.core.resource import NamespacedResource
 
 from iac.backends.engine._applyset import PART_OF_LABEL, ApplySet, inventory_entry
 from iac.backends.engine._fields import diff_owned, foreign_drift, in_sync
-from iac.backends.engine._kinds import apply_rank, resource_type, version_for_group_kind
-from iac.backends.engine._kube import FieldConflictError, KubeApi
+from iac.backends.engine._kinds import apply_rank, resource_type, versions_for_group_kind
+from iac.backends.engine._kube import FieldConflictError, KindNotServedError, KubeApi
 from iac.backends.engine._model import (
     Action,
     DriftedObject,
@@ -248,6 +248,16 @@ class Engine:
         return [obj for api_version, kind in sorted({(ref.api_version, ref.kind) for ref in refs})
                 for obj in self._members_of_kind(api_version, kind)]
 
+    def _members_of_group_kind(self, api_versions: list[str], kind: str) -> list[Manifest]:
+        """Members listed with the first of ``api_versions`` the server serves (a kind recorded by an earlier
+        apply may exist under another version on this cluster: CronJob is batch/v1beta1 before Kubernetes 1.21)."""
+        for api_version in api_versions[:-1]:
+            try:
+                return self._members_of_kind(api_version, kind)
+            except KindNotServedError:
+                continue
+        return self._members_of_kind(api_versions[-1], kind)
+
     def _members_of_kind(self, api_version: str, kind: str) -> list[Manifest]:
         """Our ApplySet's objects of ``kind``: a label-value selector, so other stacks' objects in the same
         namespace cost nothing (the Terraform provider keeps one ApplySet per connector)."""
@@ -307,17 +317,17 @@ class Engine:
         parent = self.api.get(self.applyset.parent_ref)
         if parent is not None:
             self.applyset.check_parent(parent)
-        versions = {ref.group_kind: ref.api_version for ref in desired.member_refs}
+        versions = {ref.group_kind: [ref.api_version] for ref in desired.member_refs}
         for group_kind in ApplySet.recorded_group_kinds(parent):
             if group_kind not in versions:
-                api_version = version_for_group_kind(group_kind)
-                if api_version is None:
+                candidates = versions_for_group_kind(group_kind)
+                if not candidates:
                     raise ApplyError(f"the ApplySet records kind {group_kind}, which this tool cannot list; "
                                      "remove its members by hand")
-                versions[group_kind] = api_version
+                versions[group_kind] = candidates
         members: dict[Identity, Manifest] = {}
-        for group_kind, api_version in sorted(versions.items()):
-            for obj in self._members_of_kind(api_version, group_kind.partition(".")[0]):
+        for group_kind, api_versions in sorted(versions.items()):
+            for obj in self._members_of_group_kind(api_versions, group_kind.partition(".")[0]):
                 members[ObjectRef.of(obj).identity] = obj
         self._refuse_claimed([ref for ref in desired.member_refs if ref.identity not in members])
         return _Live(parent, members)

@@ -12,7 +12,7 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 from iac.backends.engine._model import ObjectRef
 
 __all__ = ["ResourceType", "apply_rank", "plural_of", "resource_type",
-           "version_for_group_kind"]
+           "versions_for_group_kind"]
 
 ResourceType = type[NamespacedResource] | type[GlobalResource]
 
@@ -25,6 +25,9 @@ _RANK = {
 }
 _DEFAULT_RANK = 7
 _STABLE_VERSIONS = ("v1", "v2", "v1beta1", "v1beta2", "v1alpha1")
+# API versions older clusters serve that lightkube's (newest) models no longer carry: a stack rendered for
+# Kubernetes 1.20 (kubernetes_version) has its CronJobs as batch/v1beta1.
+_OLDER_SERVED = {"CronJob.batch": ("batch/v1beta1",)}
 
 
 def apply_rank(kind: str) -> int:
@@ -55,16 +58,17 @@ def plural_of(kind: str) -> str:
     return f"{lower}s"
 
 
-def version_for_group_kind(group_kind: str) -> str | None:
-    """An apiVersion for ``Kind.group`` when no manifest names one (a kind that left the stack entirely).
-
-    Tries the stable versions lightkube ships models for; ``None`` for kinds it does not know."""
+def versions_for_group_kind(group_kind: str) -> list[str]:
+    """apiVersions to list ``Kind.group`` with when no manifest names one (a kind that left the stack entirely),
+    newest first: the stable versions lightkube ships models for, then older ones a cluster may serve instead
+    (the caller tries the next when the server does not serve one). Empty for kinds it does not know."""
     kind, _, group = group_kind.partition(".")
+    found = []
     for version in _STABLE_VERSIONS:
         api_version = f"{group}/{version}" if group else version
         try:
             resource_registry.load(api_version, kind)
         except (LoadResourceError, ValueError, ImportError):
             continue
-        return api_version
-    return None
+        found.append(api_version)
+    return found + [v for v in _OLDER_SERVED.get(group_kind, ()) if v not in found]

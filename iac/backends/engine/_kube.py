@@ -14,7 +14,7 @@ import httpx2  # lightkube's HTTP stack: its transport errors surface as httpx2 
 from lightkube import ApiError, Client, operators
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ConfigError
-from lightkube.types import PatchType
+from lightkube.types import CascadeType, PatchType
 
 from iac.backends.engine._kinds import resource_type
 from iac.backends.engine._model import Manifest, ObjectRef
@@ -55,6 +55,10 @@ class FieldConflictError(ApplyError):
 
 _CONFLICT_MANAGER = re.compile(r'conflict with "([^"]+)"')
 _FORBIDDEN_USER = re.compile(r'User "([^"]+)"')
+
+
+class KindNotServedError(ApplyError):
+    """The API server serves no such apiVersion/kind (an older or newer cluster)."""
 
 
 def connect(kubeconfig: str | Path | None = None, context: str | None = None, *,
@@ -108,8 +112,13 @@ class KubeApi:
         ref = ObjectRef(kind, "", namespace, api_version)
         selector = operators.exists() if value is None else value
         with self._errors("list", ref):
-            return [_plain(obj) for obj in self.client.list(_res(ref), namespace=namespace,
-                                                               labels={label: selector})]
+            try:
+                return [_plain(obj) for obj in self.client.list(_res(ref), namespace=namespace,
+                                                                   labels={label: selector})]
+            except ApiError as exc:
+                if exc.status.code == 404:  # a list answers 404 only when the server has no such resource
+                    raise KindNotServedError(f"the API server does not serve {kind} {api_version}") from None
+                raise
 
     def apply(self, obj: Manifest, *, force: bool = False, dry_run: bool = False) -> Manifest:
         """Server-side apply as the engine's field manager."""
@@ -127,7 +136,9 @@ class KubeApi:
         with self._errors("delete", ref):
             self._count_write()
             try:
-                self.client.delete(_res(ref), ref.name, namespace=ref.namespace)
+                # Background: dependents (a CronJob's Jobs and pods, a Deployment's ReplicaSets) go too. Some older
+                # kinds default to orphaning them (batch/v1beta1 CronJob), leaving pods behind.
+                self.client.delete(_res(ref), ref.name, namespace=ref.namespace, cascade=CascadeType.BACKGROUND)
             except ApiError as exc:
                 if exc.status.code == 404:
                     return False

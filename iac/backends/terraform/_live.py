@@ -13,11 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from iac.backends.terraform._schema import ConnectorSchema, InputAttribute
-from iac.spec import Resources, baton_env
+from iac.spec import Resources, Storage, baton_env
 from iac.spec.integrations.custom import RESERVED_ENV
 
 __all__ = [
     "CONTAINER",
+    "WORKLOAD_KINDS",
     "container_of",
     "env_of",
     "from_live",
@@ -29,9 +30,15 @@ CONTAINER = "connector"
 Object = dict[str, Any]
 
 
+WORKLOAD_KINDS = ("Deployment", "CronJob")
+
+
 def container_of(deployment: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """The connector container of a Deployment (``{}`` when absent)."""
-    spec = ((deployment or {}).get("spec") or {}).get("template", {}).get("spec") or {}
+    """The connector container of a Deployment or CronJob (``{}`` when absent)."""
+    spec = (deployment or {}).get("spec") or {}
+    if (deployment or {}).get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    spec = (spec.get("template") or {}).get("spec") or {}
     for container in spec.get("containers") or []:
         if container.get("name") == CONTAINER:
             return dict(container)
@@ -117,6 +124,13 @@ def from_live(schema: ConnectorSchema, *, live: Mapping[str, Any], rendered: Map
         else:
             values[name] = live_part or None
 
+    if any(a.name == "schedule" for a in schema.inputs):
+        live_schedule = schedule_of(live)
+        if prior is not None and rendered is not None and schedule_of(rendered) == live_schedule:
+            values["schedule"] = prior.get("schedule")
+        else:
+            values["schedule"] = live_schedule
+
     if any(a.name == "env" for a in schema.inputs):
         known = set(plain_env_attributes(schema)) | _rendered_extra_env()
         live_custom = {k: v for k, v in live_env.items() if k not in known and v is not None}
@@ -127,6 +141,25 @@ def from_live(schema: ConnectorSchema, *, live: Mapping[str, Any], rendered: Map
         else:
             values["env"] = live_custom or None
     return values
+
+
+def schedule_of(workload: Mapping[str, Any] | None) -> str | None:
+    """A CronJob's schedule; None for a Deployment."""
+    spec = (workload or {}).get("spec") or {}
+    return spec.get("schedule") if "jobTemplate" in spec else None
+
+
+def storage_of(claim: Mapping[str, Any] | None, *, scheduled: bool) -> dict[str, Any]:
+    """``storage_size`` and ``storage_storage_class`` from the live claim of /data (import). A scheduled
+    connector's claim of the default size and class is the renderer's own: the arguments stay unset then."""
+    if claim is None:
+        return {"storage_size": None, "storage_storage_class": None}
+    spec = claim.get("spec") or {}
+    size = str(((spec.get("resources") or {}).get("requests") or {}).get("storage") or "") or None
+    storage_class = spec.get("storageClassName")
+    if scheduled and size == Storage().size and storage_class is None:
+        return {"storage_size": None, "storage_storage_class": None}
+    return {"storage_size": size, "storage_storage_class": storage_class}
 
 
 def _attribute_required(schema: ConnectorSchema, name: str) -> bool:

@@ -37,7 +37,7 @@ from tf.types import Unknown  # type: ignore[import-untyped]
 from tf.utils import Diagnostics  # type: ignore[import-untyped]
 
 from iac.backends.engine import PART_OF_LABEL, ApplySet, Engine, KubeApi, ObjectRef, connect, resource_type
-from iac.backends.terraform._live import from_live
+from iac.backends.terraform._live import WORKLOAD_KINDS, from_live, schedule_of, storage_of
 from iac.backends.terraform._protocol import mark_write_only
 from iac.backends.terraform._schema import (
     COMPUTED_ATTRIBUTES,
@@ -49,10 +49,10 @@ from iac.backends.terraform._schema import (
     all_schemas,
     connector_schema,
 )
-from iac.errors import IacError
+from iac.errors import IacError, SpecError
 from iac.plugins import integration_classes
-from iac.render import default_image, render_stack
-from iac.spec import Connector, Stack, check_dns_label
+from iac.render import check_deployable, default_image, render_stack
+from iac.spec import DEFAULT_KUBERNETES_VERSION, Connector, Stack, check_dns_label
 
 __all__ = [
     "APPLYSET_PREFIX",
@@ -126,6 +126,7 @@ class ProviderSettings:
     image: str | None = None
     images: dict[str, str] = field(default_factory=dict)
     create_namespace: bool = False
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     unknown: tuple[str, ...] = ()
     """Arguments whose values Terraform does not know yet (they depend on resources not created yet)."""
 
@@ -169,6 +170,9 @@ class BatonProvider(Provider):  # type: ignore[misc]
               f"project's runtime image `{default_image()}`).", optional=True),
             A("images", tftypes.Map(tftypes.String()), "Runtime image per integration (`okta`, `coupa`, ...), "
               "over `image`.", optional=True),
+            A("kubernetes_version", tftypes.String(), "Oldest Kubernetes (`1.20`, ...) of the cluster: a "
+              f"scheduled connector's CronJob is `batch/v1beta1` before 1.21 (default `{DEFAULT_KUBERNETES_VERSION}`).",
+              optional=True),
         ])
 
     def validate_config(self, diags: Diagnostics, config: Config) -> None:
@@ -178,6 +182,12 @@ class BatonProvider(Provider):  # type: ignore[misc]
                 check_dns_label(namespace, "namespace")
             except ValueError as exc:
                 diags.add_error(str(exc), path=["namespace"])
+        version = _known(config.get("kubernetes_version"))
+        if version is not None:
+            try:
+                Stack("check", kubernetes_version=version)
+            except SpecError as exc:
+                diags.add_error(exc.message, path=["kubernetes_version"])
         images = _known(config.get("images")) or {}
         known = integration_classes()
         for key in images:
@@ -194,6 +204,7 @@ class BatonProvider(Provider):  # type: ignore[misc]
             image=_known(config.get("image")),
             images=dict(_known(config.get("images")) or {}),
             create_namespace=bool(_known(config.get("create_namespace"))),
+            kubernetes_version=_known(config.get("kubernetes_version")) or DEFAULT_KUBERNETES_VERSION,
             unknown=tuple(sorted(k for k, v in config.items() if v is Unknown)),
         )
 
@@ -222,7 +233,8 @@ class BatonProvider(Provider):  # type: ignore[misc]
 
 
 _WARM_KINDS = (("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "Namespace"),
-               ("networking.k8s.io/v1", "NetworkPolicy"), ("apps/v1", "Deployment"))
+               ("networking.k8s.io/v1", "NetworkPolicy"), ("apps/v1", "Deployment"), ("batch/v1", "CronJob"),
+               ("v1", "PersistentVolumeClaim"))
 
 
 def _warm_decoders() -> None:
@@ -325,13 +337,20 @@ class ConnectorResource(Resource):  # type: ignore[misc]
                 diags.add_error(str(exc), path=["namespace"])
                 return None
         try:
-            return self.spec.connector(config)
+            connector = self.spec.connector(config)
         except InvalidAttributeError as exc:
             where = f"{self.spec.type_name}.{exc.attribute}" if exc.attribute else self.spec.type_name
             diags.add_error(exc.message, f"{where} is invalid; `iac explain {self.spec.name}` describes every "
                             "setting.",
                             path=[exc.attribute] if exc.attribute else None)
             return None
+        try:  # what rendering refuses (an upstream image that would restart forever)
+            check_deployable(Stack(RENDER_STACK), connector)
+        except SpecError as exc:
+            diags.add_error(exc.message, f"{self.spec.type_name}.{exc.field} is invalid",
+                            path=[exc.field] if exc.field else None)
+            return None
+        return connector
 
     # -- plan ------------------------------------------------------------------------------------------------
 
@@ -408,7 +427,8 @@ class ConnectorResource(Resource):  # type: ignore[misc]
             state = dict(planned)
             state.update(id=f"{namespace}/{connector.name}", objects=[str(ObjectRef.of(o)) for o in objects],
                          secret_keys=_secret_keys(objects), drift=[])
-            state.update(self._live_versions(connector.name, namespace))
+            workload = next(ObjectRef.of(o) for o in objects if o["kind"] in WORKLOAD_KINDS)
+            state.update(self._live_versions(workload, connector.name, namespace))
         except IacError as exc:
             diags.add_error(str(exc), _detail(self.spec, planned))
             return current
@@ -435,13 +455,12 @@ class ConnectorResource(Resource):  # type: ignore[misc]
         objects = self._render(connector, namespace)
         engine = self._engine(name, namespace)
         drift = engine.refresh(objects)
-        deployment_ref = next(ObjectRef.of(o) for o in objects if o["kind"] == "Deployment")
-        live = self.provider.api().get(deployment_ref)
+        rendered = next(o for o in objects if o["kind"] in WORKLOAD_KINDS)
+        live = self.provider.api().get(ObjectRef.of(rendered))
         if not drift.deployed and live is None:
             return None  # deleted out of band: Terraform plans to create it again
         state = dict(current)
         if live is not None:
-            rendered = next(o for o in objects if o["kind"] == "Deployment")
             state.update(from_live(self.spec, live=live, rendered=rendered, prior=current))
         lines = []
         for drifted in drift.drifted:
@@ -457,7 +476,7 @@ class ConnectorResource(Resource):  # type: ignore[misc]
             lines.append(f"ApplySet parent {ApplySet(applyset_stack(name), namespace).parent_name} missing")
         state["drift"] = lines
         state["objects"] = [str(ObjectRef.of(o)) for o in objects]
-        state.update(self._live_versions(name, namespace))
+        state.update(self._live_versions(ObjectRef.of(rendered), name, namespace))
         return _without_write_only(self.spec, state)
 
     def import_(self, ctx: ImportContext, id: str) -> State | None:
@@ -474,26 +493,36 @@ class ConnectorResource(Resource):  # type: ignore[misc]
 
     def _import(self, namespace: str, name: str) -> State | None:
         api = self.provider.api()
-        ref = ObjectRef("Deployment", f"baton-{name}", namespace, "apps/v1")
-        live = api.get(ref)
+        cronjob_version = Stack("check", kubernetes_version=self.provider.settings.kubernetes_version) \
+            .cronjob_api_version()
+        live = None
+        for ref in (ObjectRef("Deployment", f"baton-{name}", namespace, "apps/v1"),
+                    ObjectRef("CronJob", f"baton-{name}", namespace, cronjob_version)):
+            live = api.get(ref)
+            if live is not None:
+                break
         if live is None:
-            raise IacError(f"no Deployment baton-{name} in namespace {namespace} to import")
+            raise IacError(f"no Deployment or CronJob baton-{name} in namespace {namespace} to import")
+        kind = str(live.get("kind") or ref.kind)
         labels = (live.get("metadata") or {}).get("labels") or {}
         integration = str(labels.get("app.kubernetes.io/name", "")).removeprefix("baton-")
         if integration != self.spec.name:
-            raise IacError(f"Deployment baton-{name} in namespace {namespace} runs the {integration or 'unknown'} "
+            raise IacError(f"{kind} baton-{name} in namespace {namespace} runs the {integration or 'unknown'} "
                            f"integration; import it as {PROVIDER_NAME}_{integration}_connector")
         owner = labels.get(PART_OF_LABEL)
         ours = ApplySet(applyset_stack(name), namespace).id
         if owner not in (None, ours):
-            raise IacError(f"Deployment baton-{name} in namespace {namespace} belongs to another ApplySet ({owner}),"
+            raise IacError(f"{kind} baton-{name} in namespace {namespace} belongs to another ApplySet ({owner}),"
                            " such as an `iac up` stack; destroy it there first or keep managing it there")
         state: dict[str, Any] = {a.name: None for a in self.spec.inputs}
         state.update(name=name, namespace=namespace, id=f"{namespace}/{name}")
-        for attribute in self.spec.inputs:  # what the Deployment does not show: assume the spec's default
+        for attribute in self.spec.inputs:  # what the workload does not show: assume the spec's default
             if attribute.default is not None:
                 state[attribute.name] = copy.deepcopy(attribute.default)
         state.update(from_live(self.spec, live=live, rendered=None, prior=None))
+        if any(a.name == "storage_size" for a in self.spec.inputs):
+            claim = api.get(ObjectRef("PersistentVolumeClaim", f"baton-{name}-data", namespace, "v1"))
+            state.update(storage_of(claim, scheduled=schedule_of(live) is not None))
         secret = api.get(ObjectRef("Secret", f"baton-{name}", namespace, "v1"))
         state["secret_keys"] = sorted((secret or {}).get("data") or {})
         state.update(objects=[], drift=[], generation=None, secret_version=None)
@@ -507,19 +536,19 @@ class ConnectorResource(Resource):  # type: ignore[misc]
     def _render(self, connector: Connector, namespace: str) -> list[dict[str, Any]]:
         settings = self.provider.settings
         stack = Stack(RENDER_STACK, namespace=namespace, image=settings.stack_image(self.spec.name),
-                      create_namespace=settings.create_namespace)
+                      create_namespace=settings.create_namespace, kubernetes_version=settings.kubernetes_version)
         stack.add(connector)
         return render_stack(stack, environ={})
 
     def _engine(self, name: str, namespace: str) -> Engine:
         return Engine(self.provider.api(), stack=applyset_stack(name), namespace=namespace, workers=4)
 
-    def _live_versions(self, name: str, namespace: str) -> dict[str, Any]:
+    def _live_versions(self, workload: ObjectRef, name: str, namespace: str) -> dict[str, Any]:
         api = self.provider.api()
-        deployment = api.get(ObjectRef("Deployment", f"baton-{name}", namespace, "apps/v1"))
+        live = api.get(workload)
         secret = api.get(ObjectRef("Secret", f"baton-{name}", namespace, "v1"))
         return {
-            "generation": ((deployment or {}).get("metadata") or {}).get("generation"),
+            "generation": ((live or {}).get("metadata") or {}).get("generation"),
             "secret_version": ((secret or {}).get("metadata") or {}).get("resourceVersion"),
         }
 

@@ -54,7 +54,8 @@ COMPUTED_ATTRIBUTES: dict[str, tuple[AttrKind, str]] = {
     "secret_keys": ("list_string", "Keys of the connector's Secret (environment variable names; never values)."),
     "drift": ("list_string", "Out-of-band changes found by the last refresh (field and who changed it); an apply "
               "reverts them."),
-    "generation": ("number", "`metadata.generation` of the Deployment; unknown until an apply that changes it."),
+    "generation": ("number", "`metadata.generation` of the Deployment (or the CronJob of a `schedule`); unknown "
+                   "until an apply that changes it."),
     "secret_version": ("string", "`resourceVersion` of the connector's Secret; unknown until an apply that "
                        "rewrites it. Credentials that differ from the live Secret (rotation) plan a rewrite."),
 }

@@ -30,7 +30,8 @@ from iac.backends.terraform._schema import (
 )
 from iac.errors import RenderError
 from iac.plugins import get_plugin
-from iac.spec import Connector, ManagedConductorOne, Stack, conductorone_apps
+from iac.render import check_deployable
+from iac.spec import DEFAULT_KUBERNETES_VERSION, Connector, ManagedConductorOne, Stack, conductorone_apps
 from iac.spec.secret import ConductorOneCredential, ResolvableSecret, SecretRef
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BatonBindings", "ResourceClass", "bindings", "synth"]
 
-_PROVIDER_ARGUMENTS = ("kubeconfig", "context", "namespace", "create_namespace", "image", "images", "alias")
+_PROVIDER_ARGUMENTS = ("kubeconfig", "context", "namespace", "create_namespace", "image", "images",
+                       "kubernetes_version", "alias")
 MIN_TERRAFORM = "1.11.0"
 """Write-only arguments need Terraform >= 1.11."""
 
@@ -212,6 +214,7 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
                           "choose a new or empty directory")
     for connector in stack.self_hosted:  # refuse what the provider cannot express before writing anything
         connector_arguments(stack, connector, lambda binding, write_only: None)
+        check_deployable(stack, connector)
     baton = bindings(settings.cdk)
     lib = baton.lib
     app = lib.App(outdir=str(target), context={"targetVersions": {"terraform": f">={MIN_TERRAFORM}"}})
@@ -221,7 +224,9 @@ def synth(stack: Stack, outdir: str | Path, settings: SynthSettings | None = Non
     _backend(lib, tf_stack, settings)
     if not apps or stack.self_hosted:  # a stack of cloud-hosted connectors only needs no baton provider
         baton.Provider(tf_stack, kubeconfig=settings.kubeconfig, context=settings.context, namespace=stack.namespace,
-                       create_namespace=stack.create_namespace or None, image=stack.image)
+                       create_namespace=stack.create_namespace or None, image=stack.image,
+                       kubernetes_version=None if stack.kubernetes_version == DEFAULT_KUBERNETES_VERSION
+                       else stack.kubernetes_version)
     variables: dict[str, TfVariable] = {}
     tf_variables: dict[str, Any] = {}
     ephemeral_variables: set[str] = set()
