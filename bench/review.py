@@ -158,6 +158,9 @@ def main() -> None:
               "verdict": {"under_10s": review["wall_s"] < 10, "cpu_under_10s": review["cpu_s"] < 10,
                           "under_300mb": review["peak_rss_mb"] < 300,
                           "one_page_per_table": page["largest_table_rows"] <= 50}}
+    origin = f"reused from {artifact}" if "reused" in made else f"made in {made['make_s']} s"
+    print(f"# review benchmark — Okta simulator, {args.users:,} accounts, two syncs, {os.cpu_count()} cores, "
+          f"load average {review['load_average']} (artifact {origin})")
     print(f"review of {args.users:,} accounts: {review['summary']}")
     print(f"  iac review: {review['wall_s']} s wall, {review['cpu_s']} s CPU (load average {review['load_average']} "
           f"on {os.cpu_count()} cores), peak RSS {review['peak_rss_mb']} MB, report {review['report_mb']} MB "
