@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from iac.connectors.concur import SPEND_ROLES, ConcurConnector, build, checked_geolocation
+from iac.connectors.concur.auth import ConcurSession
 from iac.runtime import (
     Artifact,
     Entitlement,
@@ -251,48 +252,47 @@ def test_token_expiry_mid_sync_is_recovered_with_the_rotated_refresh_token(tmp_p
 
 class ExpireAgainBeforeTheRetry(RecordingTransport):
     """The flaky interleaving, forced: every token ends at the 3rd API request; the retry of the first request
-    refused then is held (on its thread) until another worker has used the renewed token, and that token ends
-    too just before the held retry goes out, as when a starved worker's retry lands after the next expiry."""
+    refused then waits while another request uses the renewed token, and that token ends too just before
+    the retry goes out (as when a starved worker's retry lands after the next expiry)."""
 
     def __init__(self, sim: ConcurSim) -> None:
         super().__init__()
         self.sim = sim
+        self.session: ConcurSession | None = None
         self.lock = threading.Lock()
         self.count = 0
-        self.refused: tuple[int, str] | None = None   # (thread, token) of the first 401
-        self.used_renewed: set[int] = set()           # threads whose last answer was a 200 to a newer token
-        self.proven = threading.Event()
+        self.refused_thread: int | None = None  # the thread of the first 401
         self.held = False
+        self.other_request_worked = False
         self.held_retry_refused = False
 
     def before(self, request: httpx.Request) -> None:
         if not request.url.path.startswith("/profile/"):
             return
-        me = threading.get_ident()
         with self.lock:
             self.count += 1
             if self.count == 3:
                 self.sim.expire_tokens()
-            if me in self.used_renewed:  # its previous answer was handled: the client saw the token work
-                self.proven.set()
-            hold = self.refused is not None and self.refused[0] == me and not self.held
+            hold = self.refused_thread == threading.get_ident() and not self.held
             self.held = self.held or hold
-        if hold:
-            assert self.proven.wait(20), "no other worker used the renewed token"
+        if hold:  # this is the retry, carrying the renewed token
+            other = threading.Thread(target=self._use_the_current_token)
+            other.start()
+            other.join(30)
             self.sim.expire_tokens()
 
+    def _use_the_current_token(self) -> None:
+        assert self.session is not None
+        self.session.api().get_json("/profile/identity/v4.1/Users", params={"count": 1})
+        self.other_request_worked = True
+
     def after(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-        if not request.url.path.startswith("/profile/"):
-            return response
-        me, token = threading.get_ident(), request.headers["authorization"]
-        with self.lock:
-            if response.status_code == 401 and self.refused is None:
-                self.refused = (me, token)
-            elif response.status_code == 401 and self.refused is not None and self.refused[0] == me:
-                self.held_retry_refused = self.held_retry_refused or self.proven.is_set()
-            elif response.status_code == 200 and self.refused is not None and token != self.refused[1] \
-                    and me != self.refused[0]:
-                self.used_renewed.add(me)
+        if request.url.path.startswith("/profile/") and response.status_code == 401:
+            with self.lock:
+                if self.refused_thread is None:
+                    self.refused_thread = threading.get_ident()
+                elif self.refused_thread == threading.get_ident() and self.held:
+                    self.held_retry_refused = True
         return response
 
 
@@ -301,11 +301,12 @@ def test_a_token_that_expires_again_before_a_renewed_retry_is_answered_is_renewe
     transport = ExpireAgainBeforeTheRetry(sim)
     with serve(sim.app) as base:
         connector = build(settings(sim, base), Wiring(transport=transport))
+        transport.session = connector.session
         try:
             SyncEngine(connector, tmp_path / "s.sqlite", workers=6).run()
         finally:
             connector.close()
-    assert transport.held_retry_refused  # the interleaving happened: the retry met the second expiry
+    assert transport.other_request_worked and transport.held_retry_refused  # the interleaving happened
     assert sim.stats.by_endpoint()["POST /oauth2/v0/token"] == {"200": 3}
     assert connector.session.rotations == 3
     with Artifact(tmp_path / "s.sqlite") as art:
