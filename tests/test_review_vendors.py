@@ -5,7 +5,6 @@ reported. The expectations are written here from the vendors' words, not read fr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from conftest import REPO_ROOT
 from iac import load_stack
 from iac.demo import run_demo
 from iac.review import facts_for, review_file
-from iac.runtime import Artifact, Inactive, Privileged, ReviewFacts
+from iac.runtime import Artifact, Inactive, Privileged, ReviewFacts, inspect_view
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +26,13 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _content(path: Path) -> tuple[dict[tuple[str, str], dict[str, Any]], list[tuple[str, str, str]]]:
-    """Resources by (type, id) and grants as (entitlement id, principal type, principal id)."""
+    """Resources by (type, id) and grants as (entitlement id, principal type, principal id), through the
+    artifact's public inspect views (whatever the artifact's format)."""
     with Artifact(path) as art:
-        sid = art.latest().sync_id
-        resources = {(r[0], r[1]): json.loads(r[2]) for r in art.rows(
-            "SELECT resource_type, id, data FROM resources WHERE sync_id = ?", (sid,))}
-        grants = [tuple(r) for r in art.rows(
-            "SELECT entitlement_id, principal_type, principal_id FROM grants WHERE sync_id = ?", (sid,))]
-    return resources, grants  # type: ignore[return-value]
+        resources = {(r["type"], r["id"]): r for r in inspect_view(art, "resources").rows}
+        grants = [(g["entitlement_id"], g["principal_type"], g["principal_id"])
+                  for g in inspect_view(art, "grants").rows]
+    return resources, grants
 
 
 def _past(value: Any) -> bool:
