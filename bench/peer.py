@@ -214,6 +214,8 @@ def main() -> None:
     for case in cases:
         missed = [key for key, met in case["targets_met"].items() if not met]
         verdict = "all met" if not missed else f"missed: {', '.join(missed)}"
+        if not case["upstream"]["completed"]:
+            verdict = "n/a: the upstream did not complete, so ours ran alone"
         print(f"{case['connector']} {case['users']:,}: ours/upstream {case['ratios_ours_over_upstream']} "
               f"(targets {TARGETS}: {verdict})")
     if args.json:
