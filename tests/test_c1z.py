@@ -26,7 +26,9 @@ from iac.c1z import C1zError, open_c1z, pb, wire
 from iac.runtime import Grant, Resource, ResourceRef, ResourceType, Trait, UserStatus
 from iac.runtime import _c1z_codec as codec
 from iac.runtime._store import _Writer
-from iac.sim import CeligoSim, OktaSim
+from iac.sim import CeligoSim, CoupaSim, OktaSim
+from iac.sim import upstream as sim_upstream
+from iac.sim.upstream import vendor_endpoint
 from tests._upstream import (
     REPO_ROOT,
     baton,
@@ -75,12 +77,13 @@ def _okta_app(sim: OktaSim) -> Starlette:
 
 @pytest.fixture(scope="module")
 def upstream_c1z(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """c1z files written by the upstream binaries: okta (v1, and v3 by default), celigo (v1)."""
+    """c1z files written by the upstream binaries: okta (v1, and v3 by default), celigo (v1), coupa (v1)."""
     work = tmp_path_factory.mktemp("upstream")
     cert, key = make_certificate(work, ["acme.okta.com", "api.integrator.io"])
     okta = OktaSim(seed=7, users=60, groups=6, apps=3)
     celigo = CeligoSim(seed=7, users=40, integrations=3)
-    files = {"okta": work / "okta.c1z", "okta-v3": work / "okta-v3.c1z", "celigo": work / "celigo.c1z"}
+    files = {"okta": work / "okta.c1z", "okta-v3": work / "okta-v3.c1z", "celigo": work / "celigo.c1z",
+             "coupa": work / "coupa.c1z"}
     with serve_https(_okta_app(okta), cert, key) as okta_ip, serve_https(celigo.app, cert, key) as celigo_ip:
         hosts = {"acme.okta.com": okta_ip, "api.integrator.io": celigo_ip}
         runs = [
@@ -92,6 +95,16 @@ def upstream_c1z(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         for name, args in runs:
             result = run_upstream(upstream_binary(name), args, hosts=hosts, cert=cert, workdir=work)
             assert result.returncode == 0, result.stderr[-2000:]
+    # baton-coupa does not pace itself, and the simulator enforces Coupa's 25 requests/s with a bare 429 (as
+    # Coupa does), after which the SDK waits 60 s: the 45 ms a request of a real network keeps it under the limit.
+    coupa = CoupaSim(seed=7, users=40, user_groups=4)
+    coupa.set_faults(latency_ms=45)
+    with vendor_endpoint(coupa.app, "acme.coupahost.com", work) as endpoint:
+        run = sim_upstream.run_upstream("baton-coupa", ["--coupa-domain", endpoint.hostname, "-f", str(files["coupa"])],
+                                        endpoints=[endpoint], env={"BATON_COUPA_CLIENT_ID": coupa.client_id,
+                                                                   "BATON_COUPA_CLIENT_SECRET": coupa.client_secret},
+                                        cwd=work, timeout=120)
+    assert run.returncode == 0 and run.error_lines() == [], run.error_lines()[:3] or run.stderr[-2000:]
     yield files
 
 
@@ -175,15 +188,29 @@ def _inspect(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_inspect_lists_what_baton_lists_for_upstream_files(upstream_c1z: dict[str, Path]) -> None:
-    path = upstream_c1z["celigo"]
-    resources = json.loads(_inspect(path, "resources", "-o", "json").stdout)
+def _inspect_lists_what_baton_lists(path: Path) -> list[dict[str, Any]]:
+    """`iac connector inspect` and `baton` list the same resources and grants (ids) of ``path``; inspect's
+    resources."""
+    listed = _inspect(path, "resources", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    resources: list[dict[str, Any]] = json.loads(listed.stdout)
     grants = json.loads(_inspect(path, "grants", "-o", "json").stdout)
-    assert {f"{r['type']}:{r['id']}" for r in resources} == {
-        _id(r["resource"]["id"]) for r in baton_json(path, "resources")["resources"]}  # type: ignore[index]
-    assert {g["id"] for g in grants} == {g["grant"]["id"] for g in baton_json(path, "grants")["grants"]}  # type: ignore[index]
+    theirs_resources = {_id(r["resource"]["id"]) for r in baton_json(path, "resources")["resources"]}  # type: ignore[index]
+    theirs_grants = {g["grant"]["id"] for g in baton_json(path, "grants")["grants"]}  # type: ignore[index]
+    assert theirs_resources and theirs_grants
+    assert {f"{r['type']}:{r['id']}" for r in resources} == theirs_resources
+    assert {g["id"] for g in grants} == theirs_grants
+    return resources
+
+
+def test_inspect_lists_what_baton_lists_for_upstream_files(upstream_c1z: dict[str, Path]) -> None:
+    resources = _inspect_lists_what_baton_lists(upstream_c1z["celigo"])
     users = [r for r in resources if r["type"] == "user"]
     assert users and all(u["login"] and u["profile"].get("email") for u in users)  # the UserTrait, decoded
+
+    coupa = _inspect_lists_what_baton_lists(upstream_c1z["coupa"])
+    assert {r["type"] for r in coupa} == {"user", "group", "role", "license"}
+    assert sum(r["type"] == "user" for r in coupa) == 40
 
     okta = upstream_c1z["okta"]
     stats = {(r["kind"], r["type"]): r["count"] for r in json.loads(_inspect(okta, "stats", "-o", "json").stdout)}

@@ -216,7 +216,13 @@ def run_upstream(binary: str | Path, args: Sequence[str], *, endpoints: Sequence
         started = time.perf_counter()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             process = subprocess.Popen(command, stdout=out, stderr=err, env=child_env, cwd=cwd)
-            returncode, rss_kib = wait_with_peak_rss(process, timeout)
+            try:
+                returncode, rss_kib = wait_with_peak_rss(process, timeout)
+            except UpstreamError as exc:  # say what it was waiting for (e.g. the SDK's 60 s retry after a 429)
+                err.seek(0)
+                last = [line for line in err.read().decode("utf-8", "replace").splitlines() if line.strip()][-1:]
+                raise UpstreamError(f"{path.name}: {exc}; its last log line: {last[0][:500] if last else '(none)'}"
+                                    ) from None
             wall = time.perf_counter() - started
             out.seek(0)
             err.seek(0)
