@@ -384,6 +384,7 @@ class ResourceSetBindingSyncer:
                 continue
             data = {"member_id": member.get("id")}
             out.append(Grant(resource.ref, "member", principal, _member_expansion(principal), data))
-            out.append(Grant(ResourceRef("custom-role", role), "assigned", principal,
-                             _member_expansion(principal), {"resource_set": resource_set, **data}))
+            # A principal bound to the role in several resource sets gets this grant from each binding's walk:
+            # nothing binding-specific goes in it, so every write is the same (the binding grant above has it).
+            out.append(Grant(ResourceRef("custom-role", role), "assigned", principal, _member_expansion(principal)))
         return Page(out, listing.next)
