@@ -62,10 +62,12 @@ def serve_https(app: ASGIApp, cert: Path, key: Path) -> Iterator[str]:
 
 
 def run_upstream(binary: Path, args: Sequence[str], *, hosts: dict[str, str], cert: Path, workdir: Path,
-                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run an upstream binary with ``hosts`` (name → address) as its /etc/hosts and ``cert`` trusted."""
+                 env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run an upstream binary with ``hosts`` (name → address) as its /etc/hosts and ``cert`` trusted.
+    Credentials go in ``env`` (BATON_* variables), never in ``args``."""
     endpoints = [VendorEndpoint(name, address, TlsFiles(cert, cert, name)) for name, address in hosts.items()]
-    run = _run_upstream(binary, args, endpoints=endpoints, env={"HOME": str(workdir)}, cwd=workdir, timeout=timeout)
+    run = _run_upstream(binary, args, endpoints=endpoints, env={"HOME": str(workdir), **(env or {})}, cwd=workdir,
+                        timeout=timeout)
     return subprocess.CompletedProcess(run.command, run.returncode, run.stdout, run.stderr)
 
 

@@ -86,14 +86,16 @@ def upstream_c1z(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
              "coupa": work / "coupa.c1z"}
     with serve_https(_okta_app(okta), cert, key) as okta_ip, serve_https(celigo.app, cert, key) as celigo_ip:
         hosts = {"acme.okta.com": okta_ip, "api.integrator.io": celigo_ip}
+        okta_env = {"BATON_API_TOKEN": okta.token}
         runs = [
-            ("baton-okta", ["--domain", "acme.okta.com", "--api-token", okta.token, "-f", str(files["okta"]),
-                            "--storage-engine", "sqlite"]),
-            ("baton-okta", ["--domain", "acme.okta.com", "--api-token", okta.token, "-f", str(files["okta-v3"])]),
-            ("baton-celigo", ["--celigo-access-token", celigo.token, "-f", str(files["celigo"])]),
+            ("baton-okta", ["--domain", "acme.okta.com", "-f", str(files["okta"]), "--storage-engine", "sqlite"],
+             okta_env),
+            ("baton-okta", ["--domain", "acme.okta.com", "-f", str(files["okta-v3"])], okta_env),
+            ("baton-celigo", ["-f", str(files["celigo"])], {"BATON_CELIGO_ACCESS_TOKEN": celigo.token}),
         ]
-        for name, args in runs:
-            result = run_upstream(upstream_binary(name), args, hosts=hosts, cert=cert, workdir=work)
+        for name, args, env in runs:
+            assert not any(value in args for value in env.values())  # credentials never in process arguments
+            result = run_upstream(upstream_binary(name), args, hosts=hosts, cert=cert, workdir=work, env=env)
             assert result.returncode == 0, result.stderr[-2000:]
     # baton-coupa does not pace itself, and the simulator enforces Coupa's 25 requests/s with a bare 429 (as
     # Coupa does), after which the SDK waits 60 s: the 45 ms a request of a real network keeps it under the limit.
