@@ -187,13 +187,20 @@ class C1zReader:
                                          (self._sync(sync_id),)):
             yield ResourceType.FromString(data)
 
-    def resources(self, *, sync_id: str | None = None, resource_type_id: str | None = None) -> Iterator[Resource]:
-        sql = "SELECT data FROM v1_resources WHERE sync_id = ?"
-        params: tuple[str, ...] = (self._sync(sync_id),)
-        if resource_type_id is not None:
-            sql += " AND resource_type_id = ?"
-            params += (resource_type_id,)
+    def _rows(self, table: str, sync_id: str | None, filters: dict[str, str | None]) -> Iterator[bytes]:
+        """``data`` of one sync's rows of ``table`` whose columns equal the given (not None) values, in
+        external-id order."""
+        sql = f"SELECT data FROM {table} WHERE sync_id = ?"
+        params: list[str] = [self._sync(sync_id)]
+        for column, value in filters.items():
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
         for (data,) in self.conn.execute(sql + " ORDER BY external_id", params):
+            yield data
+
+    def resources(self, *, sync_id: str | None = None, resource_type_id: str | None = None) -> Iterator[Resource]:
+        for data in self._rows("v1_resources", sync_id, {"resource_type_id": resource_type_id}):
             yield Resource.FromString(data)
 
     def resource(self, resource_type_id: str, resource_id: str, *, sync_id: str | None = None) -> Resource | None:
@@ -203,15 +210,8 @@ class C1zReader:
 
     def entitlements(self, *, sync_id: str | None = None, resource_type_id: str | None = None,
                      resource_id: str | None = None) -> Iterator[Entitlement]:
-        sql = "SELECT data FROM v1_entitlements WHERE sync_id = ?"
-        params: tuple[str, ...] = (self._sync(sync_id),)
-        if resource_type_id is not None:
-            sql += " AND resource_type_id = ?"
-            params += (resource_type_id,)
-        if resource_id is not None:
-            sql += " AND resource_id = ?"
-            params += (resource_id,)
-        for (data,) in self.conn.execute(sql + " ORDER BY external_id", params):
+        for data in self._rows("v1_entitlements", sync_id,
+                               {"resource_type_id": resource_type_id, "resource_id": resource_id}):
             yield Entitlement.FromString(data)
 
     def grants(self, *, sync_id: str | None = None, resource_type_id: str | None = None,
@@ -219,21 +219,11 @@ class C1zReader:
                entitlement_id: str | None = None) -> Iterator[Grant]:
         """Grants of one sync, optionally only those on a resource (type, id), to a principal (type, id) or of
         one entitlement."""
-        sql = "SELECT data FROM v1_grants WHERE sync_id = ?"
-        params: tuple[str, ...] = (self._sync(sync_id),)
-        if resource_type_id is not None:
-            sql += " AND resource_type_id = ?"
-            params += (resource_type_id,)
-        if resource_id is not None:
-            sql += " AND resource_id = ?"
-            params += (resource_id,)
-        if principal is not None:
-            sql += " AND principal_resource_type_id = ? AND principal_resource_id = ?"
-            params += principal
-        if entitlement_id is not None:
-            sql += " AND entitlement_id = ?"
-            params += (entitlement_id,)
-        for (data,) in self.conn.execute(sql + " ORDER BY external_id", params):
+        principal_type, principal_id = principal if principal is not None else (None, None)
+        for data in self._rows("v1_grants", sync_id, {
+                "resource_type_id": resource_type_id, "resource_id": resource_id,
+                "principal_resource_type_id": principal_type, "principal_resource_id": principal_id,
+                "entitlement_id": entitlement_id}):
             yield Grant.FromString(data)
 
     def counts(self, *, sync_id: str | None = None) -> dict[str, dict[str, int]]:
