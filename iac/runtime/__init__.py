@@ -26,6 +26,7 @@ from iac.runtime._http import (
     RateLimitInfo,
     RetryPolicy,
     deferring,
+    json_object_body,
     next_link,
     parse_rate_limit,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "connector_config",
     "deferring",
     "inspect_view",
+    "json_object_body",
     "load_settings",
     "next_link",
     "parse_duration",

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from iac.runtime import HttpClient
+from iac.runtime import HttpClient, json_object_body
 from iac.runtime.errors import ApiError
 
 __all__ = [
@@ -60,11 +60,8 @@ def concur_bucket(method: str, path: str) -> str:
 
 def concur_error_parser(response: httpx.Response) -> tuple[str | None, str | None]:
     """OAuth ``{code, error, error_description}``; SCIM ``{status, scimType, detail, …Error: {messages}}``."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, None
-    if not isinstance(body, dict):
+    body = json_object_body(response)
+    if body is None:
         return None, None
     if isinstance(body.get("error"), str):
         description = body.get("error_description")

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from iac.runtime import BucketLimit, HttpClient
+from iac.runtime import BucketLimit, HttpClient, json_object_body
 from iac.runtime.errors import ApiError
 
 __all__ = [
@@ -65,11 +65,8 @@ def coupa_bucket(method: str, path: str) -> str:
 
 def coupa_error_parser(response: httpx.Response) -> tuple[str | None, str | None]:
     """``{"errors": {"user": ["message", …]}}`` → ("user", "message; …"); OAuth ``{"error", …}`` too."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, None
-    if not isinstance(body, dict):
+    body = json_object_body(response)
+    if body is None:
         return None, None
     if isinstance(body.get("error"), str):
         description = body.get("error_description")

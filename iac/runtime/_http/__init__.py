@@ -20,7 +20,7 @@ from iac.runtime._http.client import (
     deferring,
     tracing_requests,
 )
-from iac.runtime._http.errors import ErrorParser, default_error_parser
+from iac.runtime._http.errors import ErrorParser, default_error_parser, json_object_body
 from iac.runtime._http.factory import HttpClientFactory, Wiring
 from iac.runtime._http.headers import RateLimitInfo, next_link, parse_rate_limit
 from iac.runtime._http.pacing import BucketBusy, BucketLimit, BucketView, LimitedPacer, Pacer
@@ -46,6 +46,7 @@ __all__ = [
     "Wiring",
     "default_error_parser",
     "deferring",
+    "json_object_body",
     "next_link",
     "parse_rate_limit",
     "tracing_requests",

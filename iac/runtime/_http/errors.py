@@ -17,7 +17,7 @@ from iac.runtime.errors import (
     RateLimitedError,
 )
 
-__all__ = ["STATUS_ERRORS", "ErrorParser", "api_error", "default_error_parser"]
+__all__ = ["STATUS_ERRORS", "ErrorParser", "api_error", "default_error_parser", "json_object_body"]
 
 ErrorParser = Callable[[httpx.Response], tuple[str | None, str | None]]
 """``response -> (vendor error code, summary)``."""
@@ -32,13 +32,19 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)[:300]
 
 
-def default_error_parser(response: httpx.Response) -> tuple[str | None, str | None]:
-    """Okta's ``errorCode``/``errorSummary``, ``{"errors":[{code,message}]}``, or ``error``/``message``."""
+def json_object_body(response: httpx.Response) -> dict[str, Any] | None:
+    """The answer's body when it is a JSON object (what every vendor's error parser starts from), else None."""
     try:
         body = response.json()
     except ValueError:
-        return None, None
-    if not isinstance(body, dict):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def default_error_parser(response: httpx.Response) -> tuple[str | None, str | None]:
+    """Okta's ``errorCode``/``errorSummary``, ``{"errors":[{code,message}]}``, or ``error``/``message``."""
+    body = json_object_body(response)
+    if body is None:
         return None, None
     if "errorCode" in body or "errorSummary" in body:
         return _str(body.get("errorCode")), _str(body.get("errorSummary"))
