@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +81,33 @@ def validate_response(openapi: OpenAPI, response: httpx.Response, host_url: str 
                                  headers=dict(response.headers),
                                  content_type=response.headers.get("content-type", "application/json"))
     openapi.validate_response(mock_request, mock_response)
+
+
+@dataclass
+class SimProcess:
+    """A running `iac sim`: read its printed lines with :meth:`line`; ``stderr`` is filled when it has ended."""
+
+    proc: subprocess.Popen[str]
+    stderr: str = ""
+
+    def line(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+
+@contextmanager
+def iac_sim(vendor: str, *args: str, env: Mapping[str, str] | None = None) -> Iterator[SimProcess]:
+    """`iac sim VENDOR --port 0 ARGS` in a subprocess, as a user starts it. Leaving the block normally interrupts
+    it with Ctrl-C and asserts a clean exit; in any case the process is gone afterwards and ``stderr`` holds what
+    it printed there."""
+    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", vendor, "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sim = SimProcess(proc)
+    try:
+        yield sim
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, sim.stderr = proc.communicate(timeout=10)

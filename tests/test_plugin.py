@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import httpx
 import pytest
 import yaml
 from _catalog_check import assert_catalog_matches_connector
+from _sim_helpers import iac_sim
 from conftest import RunIac
 from test_fault_matrix import run_fault_case, run_provisioning_case, serving_org
 
@@ -119,13 +119,9 @@ def test_catalog_explain_validate_and_render(toy_env: dict[str, str], run_iac: R
 
 def test_iac_sim_serves_the_toy_and_iac_connector_syncs_from_it(toy_env: dict[str, str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | toy_env
-    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", "toy", "--port", "0", "--users", "25",
-                             "--teams", "3", "--print-credentials"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        token = json.loads(proc.stdout.readline())["token"]
+    with iac_sim("toy", "--users", "25", "--teams", "3", "--print-credentials", env=env) as sim:
+        base_url = sim.line()
+        token = json.loads(sim.line())["token"]
         assert httpx.get(f"{base_url}/__sim/state").json() == {"users": 25, "teams": 3}
         artifact = tmp_path / "toy.sqlite"
         synced = subprocess.run(
@@ -137,12 +133,7 @@ def test_iac_sim_serves_the_toy_and_iac_connector_syncs_from_it(toy_env: dict[st
             content = opened.content()
         assert len({key for key in content["resources"] if key[0] == "user"}) == 25
         assert {key[0] for key in content["resources"]} == {"user", "team"}
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+    stderr = sim.stderr
     assert "toy sim: 25 users, 3 teams" in stderr
 
 

@@ -4,14 +4,12 @@ They come from the environment or a file, and every one is registered for redact
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from _sim_helpers import iac_sim
 from conftest import RunIac
 
 from iac import Okta
@@ -25,13 +23,9 @@ def _serve_okta(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -
     """Start `iac sim okta` with ``args``; return the status of a users request made with SIM_TOKEN and the
     process's command line as the kernel shows it to every user."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("IAC_SIM_")} | (env or {})
-    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", "okta", "--port", "0", "--users", "5",
-                             "--groups", "1", "--apps", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    with iac_sim("okta", "--users", "5", "--groups", "1", "--apps", "0", *args, env=full_env) as sim:
+        base_url = sim.line()
+        cmdline = Path(f"/proc/{sim.proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -41,12 +35,7 @@ def _serve_okta(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -
             except httpx.ConnectError:
                 assert time.monotonic() < deadline, "the simulator did not start"
                 time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+    stderr = sim.stderr
     assert SIM_TOKEN not in stderr
     return status, cmdline
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +12,7 @@ import httpx
 import jsonschema
 import pytest
 import yaml
-from _sim_helpers import SPECS_DIR, require_spec
+from _sim_helpers import SPECS_DIR, iac_sim, require_spec
 
 from iac.sim import CeligoDataset, CeligoSim, FaultSettings, ManualClock, serve
 
@@ -372,20 +369,11 @@ def test_fault_sequence_replays_per_seed() -> None:
 
 
 def test_cli_serves_celigo_with_a_printed_token() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", "celigo", "--port", "0", "--users", "25",
-                             "--page-size", "10", "--seed", "4", "--print-credentials"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        token = json.loads(proc.stdout.readline())["token"]
+    with iac_sim("celigo", "--users", "25", "--page-size", "10", "--seed", "4", "--print-credentials") as sim:
+        base_url = sim.line()
+        token = json.loads(sim.line())["token"]
         assert token == CeligoSim(seed=4, users=0).token
         page = httpx.get(f"{base_url}/v1/ashares", headers={"Authorization": f"Bearer {token}"})
         assert page.status_code == 200 and len(page.json()) == 10 and "next" in page.links
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+    stderr = sim.stderr
     assert "25 users" in stderr

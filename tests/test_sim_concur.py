@@ -6,16 +6,13 @@ import base64
 import functools
 import hashlib
 import json
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from _sim_helpers import SPECS_DIR, require_spec, validate_response
+from _sim_helpers import SPECS_DIR, iac_sim, require_spec, validate_response
 from openapi_core import OpenAPI
 from openapi_core.validation.response.exceptions import InvalidData
 
@@ -524,22 +521,13 @@ def test_same_seed_same_company_and_credentials() -> None:
 
 
 def test_cli_serves_concur_with_printed_credentials() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", "concur", "--port", "0", "--users", "40",
-                             "--seed", "4", "--print-credentials", "--no-rotate-refresh-tokens"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        credentials = json.loads(proc.stdout.readline())
+    with iac_sim("concur", "--users", "40", "--seed", "4", "--print-credentials", "--no-rotate-refresh-tokens") as sim:
+        base_url = sim.line()
+        credentials = json.loads(sim.line())
         grant = httpx.post(f"{base_url}/oauth2/v0/token", data={"grant_type": "refresh_token", **credentials})
         assert grant.status_code == 200 and grant.json()["refresh_token"] == credentials["refresh_token"]
         users = httpx.get(f"{grant.json()['geolocation']}{IDENTITY}",
                           headers={"Authorization": f"Bearer {grant.json()['access_token']}"})
         assert users.status_code == 200 and users.json()["totalResults"] == 40
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+    stderr = sim.stderr
     assert "40 users" in stderr

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from _sim_helpers import iac_sim
 
 from iac.sim import COUPA_SCOPES, LICENSE_FLAGS, CoupaDataset, CoupaSim, FaultSettings, ManualClock, serve
 
@@ -392,25 +390,16 @@ def test_faults_replay_per_seed() -> None:
 
 
 def test_cli_serves_coupa_with_printed_credentials() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "iac", "sim", "coupa", "--port", "0", "--users", "60",
-                             "--seed", "4", "--print-credentials"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        credentials = json.loads(proc.stdout.readline())
+    with iac_sim("coupa", "--users", "60", "--seed", "4", "--print-credentials") as sim:
+        base_url = sim.line()
+        credentials = json.loads(sim.line())
         assert credentials["client_id"] == CoupaSim(seed=4, users=1).client_id
         token = httpx.post(f"{base_url}/oauth2/token", data={"grant_type": "client_credentials", **credentials})
         assert token.status_code == 200
         users = httpx.get(f"{base_url}/api/users", params={"offset": 50},
                           headers={"Authorization": f"Bearer {token.json()['access_token']}", **JSON})
         assert users.status_code == 200 and len(users.json()) == 10
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+    stderr = sim.stderr
     assert "60 users" in stderr and "/__sim/tokens/expire" in stderr
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -15,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _sim_helpers import OKTA_SPEC, okta_openapi, require_spec, validate_response
+from _sim_helpers import OKTA_SPEC, iac_sim, okta_openapi, require_spec, validate_response
 from openapi_core.validation.response.exceptions import InvalidData
 
 from iac.sim import OKTA_PAGE_SIZES, FaultSettings, ManualClock, OktaDataset, OktaSim, serve
@@ -537,14 +534,9 @@ def test_100k_users_generate_deterministically_with_the_requested_shape() -> Non
 
 
 def test_cli_serves_until_interrupted_and_prints_url_and_token() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "iac", "sim", "okta", "--port", "0", "--users", "50", "--groups", "5",
-         "--apps", "2", "--seed", "9", "--print-token"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        token = proc.stdout.readline().strip()
+    with iac_sim("okta", "--users", "50", "--groups", "5", "--apps", "2", "--seed", "9", "--print-token") as sim:
+        base_url = sim.line()
+        token = sim.line()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base_url)
         assert token == OktaSim(seed=9, users=1, groups=1, apps=0).token
         deadline = time.monotonic() + 10
@@ -556,10 +548,5 @@ def test_cli_serves_until_interrupted_and_prints_url_and_token() -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
         assert response.status_code == 200 and len(response.json()) > 0
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        _, stderr = proc.communicate(timeout=10)
+    stderr = sim.stderr
     assert "50 users" in stderr and "Ctrl-C" in stderr
