@@ -1,0 +1,327 @@
+"""The upstream baton images (baton-okta, baton-coupa, baton-celigo) and the project's own runtime image as real
+pods on the one-node cluster (tests/_node.py), run exactly as our manifests say.
+
+The images: one layer on top of the session's runtime image (its Debian base carries the glibc and libsqlite3 the
+upstream binaries need) with the verified binary at ``/usr/local/bin/baton-X`` as the entrypoint, tagged as
+upstream tags it (``ghcr.io/conductorone/baton-okta:v0.25`` …), so the rendered manifests run unedited.
+
+The vendors: each simulator behind its real hostname over TLS, all on port 443 of the node IP inside the node's
+network namespace (one server, routed by ``Host``; one certificate naming every host). A pod reaches it through
+``hostAliases`` and trusts it through a CA mounted from a ConfigMap (``SSL_CERT_FILE`` names the file). Those are
+the only additions the test makes to a pod; everything else (securityContext, env, envFrom, volumes,
+workingDir, probes) is as rendered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _node import NODE_FIGURES, NodeCluster
+from lightkube import Client
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import ConfigMap, PersistentVolume, Pod
+from starlette.types import ASGIApp, Receive, Scope, Send
+from test_image import podman
+
+from iac import Celigo, Coupa, Okta, Stack, secret
+from iac.backends.engine import Engine, connect
+from iac.c1z import open_c1z
+from iac.render import render_stack
+from iac.sim import CeligoSim, CoupaSim, OktaSim, serve
+from iac.sim._tls import make_certificate
+from iac.sim.upstream import upstream_binary
+
+pytestmark = pytest.mark.slow
+
+NAMESPACE = "upstream-node"
+# A schedule that does not fire during a test run (Jan 1st): the test starts each run itself, as
+# `kubectl create job --from=cronjob/NAME` does.
+NEVER_SOON = "0 0 1 1 *"
+JOB_TIMEOUT_S = 150
+CA_CONFIGMAP = "vendor-ca"
+CA_DIR = "/etc/vendor-ca"
+UPSTREAM_TAGS = {"baton-okta": "ghcr.io/conductorone/baton-okta:v0.25",
+                 "baton-coupa": "ghcr.io/conductorone/baton-coupa:v0.2",
+                 "baton-celigo": "ghcr.io/conductorone/baton-celigo:v0.1"}
+CronJobV1beta1 = create_namespaced_resource("batch", "v1beta1", "CronJob", "cronjobs")
+
+
+# -- the images ----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def upstream_images(node_cluster: NodeCluster, node_runtime_image: str) -> dict[str, str]:
+    """Each upstream binary in an image FROM the runtime image, loaded into the node: binary name -> tag."""
+    started = time.monotonic()
+    # FROM the image ID, not the tag: another session may be retagging the runtime image right now.
+    base = podman("image", "inspect", "--format", "{{.Id}}", node_runtime_image).stdout.strip()
+    for name, tag in UPSTREAM_TAGS.items():
+        with tempfile.TemporaryDirectory(prefix="iac-upstream-image-") as context:
+            shutil.copy2(upstream_binary(name), Path(context) / name)
+            (Path(context) / "Containerfile").write_text(
+                f"FROM {base}\nCOPY {name} /usr/local/bin/{name}\nENTRYPOINT [\"/usr/local/bin/{name}\"]\n")
+            built = podman("build", "--pull=never", "--layers", "-t", tag, context, check=False, timeout=300)
+            assert built.returncode == 0, built.stderr[-2000:]
+        node_cluster.load_podman_image(tag)
+    loaded = set(node_cluster.ctr("images", "ls", "-q").stdout.split())
+    assert set(UPSTREAM_TAGS.values()) <= loaded, sorted(loaded)
+    NODE_FIGURES.append(f"upstream images (3, one layer on the runtime image): built and loaded in "
+                        f"{time.monotonic() - started:.1f} s")
+    return dict(UPSTREAM_TAGS)
+
+
+# -- the vendors ---------------------------------------------------------------------------------------------
+
+def by_host(apps: dict[str, ASGIApp]) -> ASGIApp:
+    """One ASGI app that hands each request to the simulator of its ``Host``."""
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode().rsplit(":", 1)[0]
+        await apps[host](scope, receive, send)
+    return route
+
+
+@contextlib.contextmanager
+def vendors_on_node(node: NodeCluster, apps: dict[str, ASGIApp], workdir: Path) -> Iterator[Path]:
+    """Serve each simulator as its hostname over HTTPS on the node IP's port 443 (inside the node's namespace,
+    where nothing else listens on 443); yields the CA pods must trust."""
+    hostnames = list(apps)
+    tls = make_certificate(hostnames[0], workdir, also=hostnames[1:])
+    running = contextlib.ExitStack()
+    node.in_netns(lambda: running.enter_context(serve(by_host(apps), host=node.node_ip, port=443, tls=tls)))
+    try:
+        yield tls.certificate
+    finally:
+        running.close()
+
+
+def vendor_ca_configmap(ca: Path) -> ConfigMap:
+    return ConfigMap.from_dict({"metadata": {"name": CA_CONFIGMAP, "namespace": NAMESPACE},
+                                "data": {"ca.crt": ca.read_text()}})
+
+
+def with_vendor_access(pod_spec: dict[str, Any], node: NodeCluster, hostname: str) -> dict[str, Any]:
+    """The rendered pod spec plus the test's only additions: the vendor's name resolves to the node IP
+    (``hostAliases``) and its CA is trusted (a ConfigMap volume; ``SSL_CERT_FILE`` names the file)."""
+    spec = copy.deepcopy(pod_spec)
+    spec["hostAliases"] = [{"ip": node.node_ip, "hostnames": [hostname]}]
+    spec["volumes"] = [*spec["volumes"], {"name": CA_CONFIGMAP, "configMap": {"name": CA_CONFIGMAP}}]
+    [container] = spec["containers"]
+    container["volumeMounts"] = [*container["volumeMounts"],
+                                 {"name": CA_CONFIGMAP, "mountPath": CA_DIR, "readOnly": True}]
+    container["env"] = [*container["env"], {"name": "SSL_CERT_FILE", "value": f"{CA_DIR}/ca.crt"}]
+    return spec
+
+
+# -- the connectors ------------------------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    """One connector: its simulator behind ``hostname`` and what its c1z must hold."""
+
+    connector: str
+    hostname: str
+    sim: Any
+    environ: dict[str, str]
+    stack_entry: Callable[..., Any]
+    expected_resources: Callable[[Any], dict[str, int]]
+    """Resources per type the simulator holds (checked where the artifact is a c1z v1)."""
+
+
+def okta_resources(sim: OktaSim) -> dict[str, int]:
+    ds = sim.dataset
+    return {"user": ds.user_count, "group": ds.group_count, "app": ds.app_count}
+
+
+def one_shot_cases() -> list[Case]:
+    okta, ours = OktaSim(seed=5, users=30, groups=4, apps=2), OktaSim(seed=6, users=30, groups=4, apps=2)
+    coupa = CoupaSim(seed=5, users=20)
+    coupa.set_faults(latency_ms=45)  # baton-coupa does not pace itself (see test_upstream_connectors)
+    celigo = CeligoSim(seed=5, users=20, integrations=2, page_size=100)
+
+    def token(sim: OktaSim) -> str:
+        return sim.auth_headers["Authorization"].split(" ", 1)[1]
+
+    return [
+        Case("okta", "acme.okta.com", okta, {"OKTA_TOKEN": token(okta)},
+             lambda schedule, **extra: Okta("okta", domain="acme.okta.com", api_token=secret.env("OKTA_TOKEN"),
+                                            image=UPSTREAM_TAGS["baton-okta"], image_sdk="0.25",
+                                            schedule=schedule, **extra),
+             okta_resources),
+        Case("coupa", "acme.coupahost.com", coupa, {"COUPA_SECRET": coupa.client_secret},
+             lambda schedule, **extra: Coupa("coupa", domain="acme.coupahost.com", client_id=coupa.client_id,
+                                             client_secret=secret.env("COUPA_SECRET"),
+                                             image=UPSTREAM_TAGS["baton-coupa"], image_sdk="0.2",
+                                             schedule=schedule, **extra),
+             lambda sim: {"user": len(sim.dataset.users)}),
+        Case("celigo", "api.integrator.io", celigo, {"CELIGO_TOKEN": celigo.token},
+             lambda schedule, **extra: Celigo("celigo", access_token=secret.env("CELIGO_TOKEN"),
+                                              image=UPSTREAM_TAGS["baton-celigo"], image_sdk="0.1",
+                                              schedule=schedule, **extra),
+             lambda sim: {"user": len(sim.dataset.ashares), "integration": len(sim.dataset.integrations)}),
+        # The project's runtime image, held to the same test: its own entrypoint (BATON_MODE=sync).
+        Case("okta-ours", "globex.okta.com", ours, {"OURS_TOKEN": token(ours)},
+             lambda schedule, **extra: Okta("okta-ours", domain="globex.okta.com",
+                                            api_token=secret.env("OURS_TOKEN"), schedule=schedule, **extra),
+             okta_resources),
+    ]
+
+
+# -- the cluster side ----------------------------------------------------------------------------------------
+
+def hostpath_volumes_for(client: Client, objects: list[dict[str, Any]], root: Path) -> list[str]:
+    """A hostPath PersistentVolume bound to each rendered claim (the node has no provisioner); the directory
+    belongs to the pod's user, as a provisioner honouring fsGroup would leave it. Returns the PV names."""
+    names = []
+    for claim in (o for o in objects if o["kind"] == "PersistentVolumeClaim"):
+        directory = root / claim["metadata"]["name"]
+        directory.mkdir(parents=True)
+        shutil.chown(directory, 65532, 65532)
+        directory.chmod(0o770)
+        name = f"{NAMESPACE}-{claim['metadata']['name']}"
+        client.apply(PersistentVolume.from_dict({
+            "metadata": {"name": name},
+            "spec": {"capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
+                     "accessModes": claim["spec"]["accessModes"], "persistentVolumeReclaimPolicy": "Retain",
+                     "hostPath": {"path": str(directory), "type": "Directory"},
+                     "claimRef": {"namespace": NAMESPACE, "name": claim["metadata"]["name"]}}}),
+            field_manager="iac-test")
+        names.append(name)
+    return names
+
+
+def job_from_cronjob(client: Client, cronjob: str, node: NodeCluster, hostname: str) -> dict[str, Any]:
+    """What ``kubectl create job --from=cronjob/NAME`` creates (the live CronJob's jobTemplate, owned by it),
+    plus the vendor access of :func:`with_vendor_access`."""
+    live = client.get(CronJobV1beta1, cronjob, namespace=NAMESPACE).to_dict()
+    template = live["spec"]["jobTemplate"]
+    spec = copy.deepcopy(template["spec"])
+    spec["template"]["spec"] = with_vendor_access(spec["template"]["spec"], node, hostname)
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": f"{cronjob}-manual", "namespace": NAMESPACE,
+                         "labels": template["metadata"].get("labels", {}),
+                         "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+                         "ownerReferences": [{"apiVersion": "batch/v1beta1", "kind": "CronJob", "name": cronjob,
+                                              "uid": live["metadata"]["uid"], "controller": True}]},
+            "spec": spec}
+
+
+def pod_logs(client: Client, selector: dict[str, str]) -> str:
+    out = []
+    for pod in client.list(Pod, namespace=NAMESPACE, labels=selector):
+        name = pod.metadata.name if pod.metadata else ""
+        with contextlib.suppress(Exception):
+            out.append(f"--- {name}: {pod.status.to_dict() if pod.status else ''}\n"
+                       + "\n".join(client.log(name or "", namespace=NAMESPACE)))
+    return "\n".join(out)[-3000:]
+
+
+def wait_for_jobs(client: Client, names: list[str], timeout: float) -> dict[str, float]:
+    """Wait until every Job has succeeded; seconds from now until each did. Fails on a failed Job."""
+    started = time.monotonic()
+    done: dict[str, float] = {}
+    while len(done) < len(names):
+        for name in names:
+            if name in done:
+                continue
+            status = client.get(Job, name, namespace=NAMESPACE).status
+            if status and status.succeeded:
+                done[name] = time.monotonic() - started
+            elif status and status.failed:
+                pytest.fail(f"Job {name} failed: {pod_logs(client, {'job-name': name})}")
+        if time.monotonic() - started > timeout:
+            pending = [n for n in names if n not in done]
+            pytest.fail(f"Jobs {pending} not done after {timeout:.0f} s: "
+                        + " ".join(pod_logs(client, {"job-name": n}) for n in pending))
+        time.sleep(0.5)
+    return done
+
+
+@dataclass
+class Deployed:
+    node: NodeCluster
+    client: Client
+    engine: Engine
+    cases: list[Case]
+    objects: list[dict[str, Any]]
+    volumes: Path
+
+
+@contextlib.contextmanager
+def deployed_stack(node: NodeCluster, cases: list[Case], workdir: Path, **settings: Any) -> Iterator[Deployed]:
+    """``iac up`` (the engine) of one stack holding every case, with the simulators served and the CA
+    ConfigMap in place; destroyed (and its volumes deleted) afterwards."""
+    stack = Stack("upstream-node", namespace=NAMESPACE, create_namespace=True, kubernetes_version="1.20")
+    for case in cases:
+        stack.add(case.stack_entry(**settings))
+    environ = {k: v for case in cases for k, v in case.environ.items()}
+    objects = render_stack(stack, environ=environ)
+    client = node.closing(node.client())
+    api = connect(node.kubeconfig)
+    node.closing(api.client)
+    engine = Engine(api, stack=stack.name, namespace=NAMESPACE)
+    persistent: list[str] = []
+    with vendors_on_node(node, {c.hostname: c.sim.app for c in cases}, workdir / "tls") as ca:
+        try:
+            engine.up(objects)
+            client.apply(vendor_ca_configmap(ca), field_manager="iac-test")
+            persistent = hostpath_volumes_for(client, objects, workdir / "volumes")
+            yield Deployed(node, client, engine, cases, objects, workdir / "volumes")
+        finally:
+            engine.destroy()
+            with contextlib.suppress(Exception):
+                client.delete(ConfigMap, CA_CONFIGMAP, namespace=NAMESPACE)
+            for name in persistent:
+                with contextlib.suppress(Exception):
+                    client.delete(PersistentVolume, name)
+
+
+# -- one-shot (CronJob) mode ---------------------------------------------------------------------------------
+
+def test_each_image_syncs_as_a_job_of_its_cronjob_and_leaves_its_c1z_on_the_claim(
+        node_cluster: NodeCluster, upstream_images: dict[str, str], tmp_path: Path) -> None:
+    cases = one_shot_cases()
+    with deployed_stack(node_cluster, cases, tmp_path, schedule=NEVER_SOON) as deployed:
+        client = deployed.client
+        cronjobs = [o["metadata"]["name"] for o in deployed.objects if o["kind"] == "CronJob"]
+        assert len(cronjobs) == 4
+        jobs = []
+        for case in cases:
+            job = job_from_cronjob(client, f"baton-{case.connector}", node_cluster, case.hostname)
+            client.create(Job.from_dict(job))
+            jobs.append(job["metadata"]["name"])
+        seconds = wait_for_jobs(client, jobs, JOB_TIMEOUT_S)
+        NODE_FIGURES.append("one-shot Jobs (concurrent, from creation to success): " + ", ".join(
+            f"{case.connector} {seconds[job]:.1f} s" for case, job in zip(cases, jobs, strict=True)))
+
+        for case, job in zip(cases, jobs, strict=True):
+            [pod] = client.list(Pod, namespace=NAMESPACE, labels={"job-name": job})
+            assert pod.status and pod.status.phase == "Succeeded", (case.connector, pod.status)
+            [status] = pod.status.containerStatuses or []
+            assert status.restartCount == 0, f"{case.connector} restarted: {pod_logs(client, {'job-name': job})}"
+            logs = "\n".join(client.log(pod.metadata.name or "", namespace=NAMESPACE))  # type: ignore[union-attr]
+            assert not any(value in logs for value in case.environ.values()), f"{case.connector} logged a secret"
+            assert case.sim.stats.count() > 0, f"{case.connector} never called its simulator"
+            artifact = deployed.volumes / f"baton-{case.connector}-data" / "sync.c1z"
+            assert artifact.is_file(), (case.connector, sorted(p.name for p in artifact.parent.iterdir()))
+            assert artifact.stat().st_uid == 65532, "written by the pod's user"
+            magic = artifact.read_bytes()[:4]
+            if case.connector == "okta":
+                # baton-sdk 0.25 writes a c1z v3 (Pebble), which no Python reader opens: its calls show the sync.
+                assert magic == b"C1Z3", magic
+                calls = case.sim.stats.by_endpoint()
+                assert calls["GET /api/v1/users"] and calls["GET /api/v1/groups"] and calls["GET /api/v1/apps"]
+                continue
+            assert magic == b"C1ZF", (case.connector, magic)
+            with open_c1z(artifact) as c1z:
+                resources = c1z.counts()["resources"]
+            expected = case.expected_resources(case.sim)
+            assert {k: resources.get(k, 0) for k in expected} == expected, (case.connector, resources)
