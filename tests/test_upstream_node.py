@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
+import itertools
 import shutil
 import tempfile
 import time
@@ -29,11 +31,11 @@ from _node import NODE_FIGURES, NodeCluster
 from lightkube import Client
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import ConfigMap, PersistentVolume, Pod
+from lightkube.resources.core_v1 import ConfigMap, Namespace, PersistentVolume, Pod
 from starlette.types import ASGIApp, Receive, Scope, Send
 from test_image import podman
 
-from iac import Celigo, Coupa, Okta, Stack, secret
+from iac import Celigo, ConductorOne, Coupa, Okta, Stack, secret
 from iac.backends.engine import Engine, connect
 from iac.c1z import open_c1z
 from iac.render import render_stack
@@ -81,22 +83,24 @@ def upstream_images(node_cluster: NodeCluster, node_runtime_image: str) -> dict[
 
 # -- the vendors ---------------------------------------------------------------------------------------------
 
-def by_host(apps: dict[str, ASGIApp]) -> ASGIApp:
-    """One ASGI app that hands each request to the simulator of its ``Host``."""
+def by_host(apps: dict[str, ASGIApp], calls: dict[str, list[datetime.datetime]]) -> ASGIApp:
+    """One ASGI app that hands each request to the simulator of its ``Host``, noting when each call came."""
     async def route(scope: Scope, receive: Receive, send: Send) -> None:
         host = dict(scope.get("headers") or []).get(b"host", b"").decode().rsplit(":", 1)[0]
+        calls.setdefault(host, []).append(datetime.datetime.now(datetime.UTC))
         await apps[host](scope, receive, send)
     return route
 
 
 @contextlib.contextmanager
-def vendors_on_node(node: NodeCluster, apps: dict[str, ASGIApp], workdir: Path) -> Iterator[Path]:
+def vendors_on_node(node: NodeCluster, apps: dict[str, ASGIApp], workdir: Path,
+                    calls: dict[str, list[datetime.datetime]]) -> Iterator[Path]:
     """Serve each simulator as its hostname over HTTPS on the node IP's port 443 (inside the node's namespace,
-    where nothing else listens on 443); yields the CA pods must trust."""
+    where nothing else listens on 443); yields the CA pods must trust. ``calls``: hostname -> request times."""
     hostnames = list(apps)
     tls = make_certificate(hostnames[0], workdir, also=hostnames[1:])
     running = contextlib.ExitStack()
-    node.in_netns(lambda: running.enter_context(serve(by_host(apps), host=node.node_ip, port=443, tls=tls)))
+    node.in_netns(lambda: running.enter_context(serve(by_host(apps, calls), host=node.node_ip, port=443, tls=tls)))
     try:
         yield tls.certificate
     finally:
@@ -253,28 +257,41 @@ class Deployed:
     cases: list[Case]
     objects: list[dict[str, Any]]
     volumes: Path
+    calls: dict[str, list[datetime.datetime]]
+    """Vendor hostname -> when each request reached its simulator."""
 
 
 @contextlib.contextmanager
-def deployed_stack(node: NodeCluster, cases: list[Case], workdir: Path, **settings: Any) -> Iterator[Deployed]:
+def deployed_stack(node: NodeCluster, cases: list[Case], workdir: Path, *, conductorone: ConductorOne | None = None,
+                   environ: dict[str, str] | None = None, **settings: Any) -> Iterator[Deployed]:
     """``iac up`` (the engine) of one stack holding every case, with the simulators served and the CA
-    ConfigMap in place; destroyed (and its volumes deleted) afterwards."""
-    stack = Stack("upstream-node", namespace=NAMESPACE, create_namespace=True, kubernetes_version="1.20")
+    ConfigMap in place; destroyed (and its volumes deleted) afterwards. A CronJob goes as rendered (its Jobs
+    get the vendor access); a Deployment's pod template gets it before the apply."""
+    stack = Stack("upstream-node", namespace=NAMESPACE, create_namespace=True, kubernetes_version="1.20",
+                  conductorone=conductorone)
     for case in cases:
         stack.add(case.stack_entry(**settings))
-    environ = {k: v for case in cases for k, v in case.environ.items()}
+    environ = {**(environ or {}), **{k: v for case in cases for k, v in case.environ.items()}}
     objects = render_stack(stack, environ=environ)
+    hostnames = {f"baton-{case.connector}": case.hostname for case in cases}
+    applied = copy.deepcopy(objects)
+    for obj in applied:
+        if obj["kind"] == "Deployment":
+            template = obj["spec"]["template"]
+            template["spec"] = with_vendor_access(template["spec"], node, hostnames[obj["metadata"]["name"]])
     client = node.closing(node.client())
     api = connect(node.kubeconfig)
     node.closing(api.client)
     engine = Engine(api, stack=stack.name, namespace=NAMESPACE)
     persistent: list[str] = []
-    with vendors_on_node(node, {c.hostname: c.sim.app for c in cases}, workdir / "tls") as ca:
+    calls: dict[str, list[datetime.datetime]] = {}
+    with vendors_on_node(node, {c.hostname: c.sim.app for c in cases}, workdir / "tls", calls) as ca:
         try:
-            engine.up(objects)
+            client.apply(Namespace.from_dict({"metadata": {"name": NAMESPACE}}), field_manager="iac-test")
             client.apply(vendor_ca_configmap(ca), field_manager="iac-test")
             persistent = hostpath_volumes_for(client, objects, workdir / "volumes")
-            yield Deployed(node, client, engine, cases, objects, workdir / "volumes")
+            engine.up(applied)
+            yield Deployed(node, client, engine, cases, objects, workdir / "volumes", calls)
         finally:
             engine.destroy()
             with contextlib.suppress(Exception):
@@ -325,3 +342,134 @@ def test_each_image_syncs_as_a_job_of_its_cronjob_and_leaves_its_c1z_on_the_clai
                 resources = c1z.counts()["resources"]
             expected = case.expected_resources(case.sim)
             assert {k: resources.get(k, 0) for k in expected} == expected, (case.connector, resources)
+
+
+# -- service (Deployment) mode -------------------------------------------------------------------------------
+
+SERVICE_WINDOW_S = 150
+
+
+def conductorone() -> tuple[ConductorOne, dict[str, str]]:
+    """Well-formed ConductorOne credentials for a tenant that does not exist here (ConductorOne unreachable)."""
+    from test_upstream_pod import conductorone_secret
+
+    return (ConductorOne(client_id="quiet-otter-12345@acme.conductor.one/pcc", client_secret=secret.env("C1_SECRET")),
+            {"C1_SECRET": conductorone_secret()})
+
+
+@dataclass
+class Run:
+    started: datetime.datetime
+    finished: datetime.datetime | None = None
+    exit_code: int | None = None
+    reason: str = ""
+
+
+def runs_of(status: Any) -> list[Run]:
+    """The runs a container status shows: the last ended one and the current one."""
+    runs = []
+    for state in (status.lastState, status.state):
+        if state and state.terminated and state.terminated.startedAt:
+            ended = state.terminated
+            runs.append(Run(ended.startedAt, ended.finishedAt, ended.exitCode, ended.reason or ""))
+        elif state and state.running:
+            runs.append(Run(state.running.startedAt))
+    return runs
+
+
+def container_status(pod: Pod | None) -> Any:
+    statuses = (pod.status.containerStatuses if pod and pod.status else None) or []
+    return statuses[0] if statuses else None
+
+
+def test_service_mode_with_conductorone_unreachable(node_cluster: NodeCluster, upstream_images: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    """Each image as a Deployment with well-formed ConductorOne credentials, ConductorOne unreachable. What
+    each does (and what the manifests make of it) is in the README's "Upstream images and schedules"."""
+    cases = one_shot_cases()
+    c1, c1_environ = conductorone()
+    with deployed_stack(node_cluster, cases, tmp_path, conductorone=c1, environ=c1_environ,
+                        schedule=None) as deployed:
+        client = deployed.client
+        started = time.monotonic()
+        runs: dict[str, dict[datetime.datetime, Run]] = {case.connector: {} for case in cases}
+        ready_after: dict[str, float] = {}
+        last_status: dict[str, Any] = {}
+        hardening: dict[str, str] = {}
+        while time.monotonic() - started < SERVICE_WINDOW_S:
+            for case in cases:
+                pods = [p for p in client.list(Pod, namespace=NAMESPACE, labels={"baton-app": case.connector})
+                        if p.metadata and not p.metadata.deletionTimestamp]
+                assert len(pods) <= 1, f"{case.connector}: {len(pods)} pods"
+                status = container_status(pods[0] if pods else None)
+                if status is None:
+                    continue
+                last_status[case.connector] = status
+                for run in runs_of(status):  # a later report of a run (its end) replaces the earlier one
+                    if run.finished or run.started not in runs[case.connector]:
+                        runs[case.connector][run.started] = run
+                if status.ready:
+                    ready_after.setdefault(case.connector, time.monotonic() - started)
+                if case.connector == "okta" and status.state.running and not hardening:
+                    # The upstream binary waits 30 s for ConductorOne here: time to read what the kubelet gave it.
+                    with contextlib.suppress(RuntimeError, OSError):
+                        hardening = process_hardening(node_cluster.container_pid(
+                            NAMESPACE, pods[0].metadata.name or ""))  # type: ignore[union-attr]
+            if len([r for r in runs["okta"].values() if r.finished]) >= 2 and len(runs["okta"]) >= 3 \
+                    and "okta-ours" in ready_after:
+                break
+            time.sleep(1)
+
+        def calls_during(hostname: str, run: Run) -> int:
+            # Container times are whole seconds, rounded down: a run's calls come at or after its start, and the
+            # next run's only after this one's real end, which is at or after its rounded end.
+            return sum(1 for at in deployed.calls.get(hostname, [])
+                       if at >= run.started and (run.finished is None or at < run.finished))
+
+        okta = sorted(runs["okta"].values(), key=lambda r: r.started)
+        ended = [r for r in okta if r.finished]
+        restarted_after = [(b.started - a.finished).total_seconds() for a, b in itertools.pairwise(okta)
+                           if a.finished]
+        NODE_FIGURES.append(
+            "service mode, ConductorOne unreachable: baton-okta runs "
+            + ", ".join(f"{(r.finished - r.started).total_seconds():.0f} s exit {r.exit_code}" for r in ended)
+            + f", restarted after {restarted_after} s, vendor calls per run "
+            + f"{[calls_during('acme.okta.com', r) for r in ended]}; "
+            + "; ".join(f"{name} Ready after {seconds:.1f} s" for name, seconds in sorted(ready_after.items())))
+
+        # baton-okta (baton-sdk 0.25): one Validate call, 30 s for ConductorOne's Hello, exit 4; the kubelet
+        # restarts it at once, then with back-off (10 s, doubling). Its health server never listens first, and
+        # the startup probe's window (longer than the Hello timeout) never kills it: every exit is its own.
+        assert len(ended) >= 2 and len(okta) >= 3, (okta, last_status.get("okta"))
+        assert [(r.exit_code, r.reason) for r in ended] == [(4, "Error")] * len(ended), ended
+        assert all(25 <= (r.finished - r.started).total_seconds() <= 45 for r in ended), ended  # type: ignore[operator]
+        assert [calls_during("acme.okta.com", r) for r in ended] == [1] * len(ended), "one vendor call per run"
+        assert set(cases[0].sim.stats.by_endpoint()) == {"GET /api/v1/org"}
+        assert restarted_after[1] >= 9, f"the kubelet backs off: {restarted_after}"
+        assert "okta" not in ready_after, "never Ready"
+        assert hardening == {"uid": "65532", "gid": "65532", "capabilities": "0", "no_new_privs": "1",
+                             "root": "ro"}, hardening
+
+        # Our runtime: Ready (its health server answers the probes) and syncing; the upload to ConductorOne is
+        # logged as unreachable; nothing restarts.
+        assert "okta-ours" in ready_after and last_status["okta-ours"].restartCount == 0
+        assert cases[3].sim.stats.count() > 0
+
+        # baton-coupa (0.2) and baton-celigo (0.1): no health server, so no probes (Ready at once); they ask
+        # ConductorOne for tasks, retrying, never exit and never call the vendor.
+        for name, case in (("coupa", cases[1]), ("celigo", cases[2])):
+            status = last_status[name]
+            assert status.state.running and status.restartCount == 0, (name, status)
+            assert case.sim.stats.count() == 0, (name, case.sim.stats.by_endpoint())
+
+
+def process_hardening(pid: int) -> dict[str, str]:
+    """What the kubelet gave a running container's process, read from /proc."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    mounts = [line.split() for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()]
+    [root] = [m for m in mounts if m[4] == "/"]
+    capabilities = {int(status[c], 16) for c in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
+    uids, gids = set(status["Uid"].split()), set(status["Gid"].split())
+    return {"uid": ",".join(sorted(uids)), "gid": ",".join(sorted(gids)),
+            "capabilities": ",".join(str(c) for c in sorted(capabilities)), "no_new_privs": status["NoNewPrivs"].strip(),
+            "root": "ro" if "ro" in root[5].split(",") else root[5]}

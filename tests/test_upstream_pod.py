@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from _image import build_runtime_image
 from _required import unavailable
-from test_image import free_port, podman
+from test_image import CONTAINERS_ENV, free_port, podman
 
 from iac import Celigo, ConductorOne, Coupa, Okta, Stack, secret
 from iac.c1z import open_c1z
@@ -203,25 +204,33 @@ def test_service_mode_upstream_okta_probe_endpoints(image: str, tmp_path: Path) 
                          "-v", f"{binary}:/usr/local/bin/baton-okta:ro", "--entrypoint", "/usr/local/bin/baton-okta",
                          image, check=False, secrets=pod.secrets)
         assert started.returncode == 0, started.stderr
+        # `podman wait` returns when the container exits: the loop ends on that, not on a polled state that a
+        # loaded machine may report late (or as "created"/"stopping" in between).
+        waiter = subprocess.Popen(["podman", "wait", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, **CONTAINERS_ENV})
         try:
-            answered, state = False, ""
-            deadline = time.monotonic() + 120  # its own Hello timeout is 30 s; slack for a loaded machine
-            while time.monotonic() < deadline:
+            answered = False
+            deadline = time.monotonic() + 180  # its own Hello timeout is 30 s; slack for a loaded machine
+            while waiter.poll() is None and time.monotonic() < deadline:
                 for path in ("/live", "/ready"):
                     with contextlib.suppress(httpx.HTTPError):
                         answered |= httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code < 500
-                state = podman("inspect", name, "--format", "{{.State.Status}} {{.State.ExitCode}}").stdout.strip()
-                if not state.startswith("running"):
-                    break
-                time.sleep(1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    waiter.wait(timeout=1)
+            exited = waiter.poll() is not None
             logs = podman("logs", name, check=False)
             output = logs.stdout + logs.stderr
         finally:
+            if waiter.poll() is None:
+                waiter.kill()
+            waited, _ = waiter.communicate()
             podman("rm", "-f", name, check=False)
     # What baton-okta (baton-sdk 0.25) does with ConductorOne unreachable: one Validate call to the vendor, a
-    # 30 s Hello to ConductorOne that times out, exit 4 -- its health server never listens before that. In a
-    # pod: a restart with back-off, one vendor call each; the startup probe (2 minutes) never kills it first.
-    assert state.startswith("exited") and not state.endswith(" 0"), (state, output[-2000:])
+    # 30 s Hello to ConductorOne that times out, exit 4 -- its health server never listens before that. As a pod
+    # (tests/test_upstream_node.py): restarts with back-off, one vendor call each; the startup probe (2 minutes)
+    # never kills it first.
+    assert exited, f"still running after 180 s: {output[-2000:]}"
+    assert waited.strip() == "4", (waited, output[-2000:])
     assert "startup Hello failed" in output, output[-2000:]
     assert not answered, "no health server before ConductorOne answers"
     assert dict(sim.stats.by_endpoint()) == {"GET /api/v1/org": {"200": 1}}, output[-2000:]
