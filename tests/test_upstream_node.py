@@ -136,13 +136,26 @@ class Case:
     sim: Any
     environ: dict[str, str]
     stack_entry: Callable[..., Any]
-    expected_resources: Callable[[Any], dict[str, int]]
-    """Resources per type the simulator holds (checked where the artifact is a c1z v1)."""
+    expected: Callable[[Any], dict[str, dict[str, int]]]
+    """Rows per table and resource type the simulator's data makes (checked where the artifact is a c1z v1)."""
 
 
-def okta_resources(sim: OktaSim) -> dict[str, int]:
+def okta_rows(sim: OktaSim) -> dict[str, dict[str, int]]:
     ds = sim.dataset
-    return {"user": ds.user_count, "group": ds.group_count, "app": ds.app_count}
+    return {"resources": {"user": ds.user_count, "group": ds.group_count, "app": ds.app_count}}
+
+
+def coupa_rows(sim: CoupaSim) -> dict[str, dict[str, int]]:
+    users = sim.dataset.users
+    return {"resources": {"user": len(users)},
+            "grants": {"group": sum(len(u.user_groups) for u in users), "role": sum(len(u.roles) for u in users),
+                       "license": sum(bin(u.licenses).count("1") for u in users)}}
+
+
+def celigo_rows(sim: CeligoSim) -> dict[str, dict[str, int]]:
+    ds = sim.dataset
+    return {"resources": {"user": len(ds.ashares), "integration": len(ds.integrations)},
+            "grants": {"role": sum(1 for share in ds.ashares if share.access_level)}}
 
 
 def one_shot_cases() -> list[Case]:
@@ -159,23 +172,23 @@ def one_shot_cases() -> list[Case]:
              lambda schedule, **extra: Okta("okta", domain="acme.okta.com", api_token=secret.env("OKTA_TOKEN"),
                                             image=UPSTREAM_TAGS["baton-okta"], image_sdk="0.25",
                                             schedule=schedule, **extra),
-             okta_resources),
+             okta_rows),
         Case("coupa", "acme.coupahost.com", coupa, {"COUPA_SECRET": coupa.client_secret},
              lambda schedule, **extra: Coupa("coupa", domain="acme.coupahost.com", client_id=coupa.client_id,
                                              client_secret=secret.env("COUPA_SECRET"),
                                              image=UPSTREAM_TAGS["baton-coupa"], image_sdk="0.2",
                                              schedule=schedule, **extra),
-             lambda sim: {"user": len(sim.dataset.users)}),
+             coupa_rows),
         Case("celigo", "api.integrator.io", celigo, {"CELIGO_TOKEN": celigo.token},
              lambda schedule, **extra: Celigo("celigo", access_token=secret.env("CELIGO_TOKEN"),
                                               image=UPSTREAM_TAGS["baton-celigo"], image_sdk="0.1",
                                               schedule=schedule, **extra),
-             lambda sim: {"user": len(sim.dataset.ashares), "integration": len(sim.dataset.integrations)}),
+             celigo_rows),
         # The project's runtime image, held to the same test: its own entrypoint (BATON_MODE=sync).
         Case("okta-ours", "globex.okta.com", ours, {"OURS_TOKEN": token(ours)},
              lambda schedule, **extra: Okta("okta-ours", domain="globex.okta.com",
                                             api_token=secret.env("OURS_TOKEN"), schedule=schedule, **extra),
-             okta_resources),
+             okta_rows),
     ]
 
 
@@ -339,9 +352,10 @@ def test_each_image_syncs_as_a_job_of_its_cronjob_and_leaves_its_c1z_on_the_clai
                 continue
             assert magic == b"C1ZF", (case.connector, magic)
             with open_c1z(artifact) as c1z:
-                resources = c1z.counts()["resources"]
-            expected = case.expected_resources(case.sim)
-            assert {k: resources.get(k, 0) for k in expected} == expected, (case.connector, resources)
+                counts = c1z.counts()
+            expected = case.expected(case.sim)
+            found = {table: {kind: counts[table].get(kind, 0) for kind in kinds} for table, kinds in expected.items()}
+            assert found == expected, (case.connector, counts)
 
 
 # -- service (Deployment) mode -------------------------------------------------------------------------------
