@@ -34,6 +34,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import ConfigMap, Namespace, PersistentVolume, Pod
 from starlette.types import ASGIApp, Receive, Scope, Send
 from test_image import podman
+from test_node import _subset
 
 from iac import Celigo, ConductorOne, Coupa, Okta, Stack, secret
 from iac.backends.engine import Engine, connect
@@ -123,6 +124,24 @@ def with_vendor_access(pod_spec: dict[str, Any], node: NodeCluster, hostname: st
                                  {"name": CA_CONFIGMAP, "mountPath": CA_DIR, "readOnly": True}]
     container["env"] = [*container["env"], {"name": "SSL_CERT_FILE", "value": f"{CA_DIR}/ca.crt"}]
     return spec
+
+
+def without_vendor_access(pod_spec: dict[str, Any]) -> dict[str, Any]:
+    """A live pod spec with the additions of :func:`with_vendor_access` taken out again."""
+    spec = copy.deepcopy(pod_spec)
+    del spec["hostAliases"]
+    spec["volumes"] = [v for v in spec["volumes"] if v["name"] != CA_CONFIGMAP]
+    for container in spec["containers"]:
+        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != CA_CONFIGMAP]
+        container["env"] = [e for e in container["env"] if e["name"] != "SSL_CERT_FILE"]
+    return spec
+
+
+def rendered_pod_spec(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    [workload] = [o for o in objects if o["kind"] in ("Deployment", "CronJob") and o["metadata"]["name"] == name]
+    spec = workload["spec"]
+    template = spec["jobTemplate"]["spec"]["template"] if workload["kind"] == "CronJob" else spec["template"]
+    return dict(template["spec"])
 
 
 # -- the connectors ------------------------------------------------------------------------------------------
@@ -334,6 +353,9 @@ def test_each_image_syncs_as_a_job_of_its_cronjob_and_leaves_its_c1z_on_the_clai
 
         for case, job in zip(cases, jobs, strict=True):
             [pod] = client.list(Pod, namespace=NAMESPACE, labels={"job-name": job})
+            # The pod ran the rendered template, the vendor access aside (the server only adds defaults).
+            rendered = rendered_pod_spec(deployed.objects, f"baton-{case.connector}")
+            assert _subset(rendered, without_vendor_access(pod.to_dict()["spec"])) == [], case.connector
             assert pod.status and pod.status.phase == "Succeeded", (case.connector, pod.status)
             [status] = pod.status.containerStatuses or []
             assert status.restartCount == 0, f"{case.connector} restarted: {pod_logs(client, {'job-name': job})}"
@@ -418,6 +440,10 @@ def test_service_mode_with_conductorone_unreachable(node_cluster: NodeCluster, u
                 status = container_status(pods[0] if pods else None)
                 if status is None:
                     continue
+                if case.connector not in last_status:
+                    rendered = rendered_pod_spec(deployed.objects, f"baton-{case.connector}")
+                    live = without_vendor_access(pods[0].to_dict()["spec"])
+                    assert _subset(rendered, live) == [], case.connector
                 last_status[case.connector] = status
                 for run in runs_of(status):  # a later report of a run (its end) replaces the earlier one
                     if run.finished or run.started not in runs[case.connector]:
@@ -486,4 +512,12 @@ def process_hardening(pid: int) -> dict[str, str]:
     uids, gids = set(status["Uid"].split()), set(status["Gid"].split())
     return {"uid": ",".join(sorted(uids)), "gid": ",".join(sorted(gids)),
             "capabilities": ",".join(str(c) for c in sorted(capabilities)), "no_new_privs": status["NoNewPrivs"].strip(),
-            "root": "ro" if "ro" in root[5].split(",") else root[5]}
+            "root": "ro" if "ro" in root[5].split(",") and not _can_write(Path(f"/proc/{pid}/root/etc")) else root[5]}
+
+
+def _can_write(directory: Path) -> bool:
+    try:
+        (directory / "iac-node-probe").write_text("x")
+    except OSError:
+        return False
+    return True
