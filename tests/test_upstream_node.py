@@ -72,9 +72,13 @@ def upstream_images(node_cluster: NodeCluster, node_runtime_image: str) -> dict[
             shutil.copy2(upstream_binary(name), Path(context) / name)
             (Path(context) / "Containerfile").write_text(
                 f"FROM {base}\nCOPY {name} /usr/local/bin/{name}\nENTRYPOINT [\"/usr/local/bin/{name}\"]\n")
-            built = podman("build", "--pull=never", "--layers", "-t", tag, context, check=False, timeout=300)
+            iid = Path(context) / "iid"
+            built = podman("build", "--pull=never", "--iidfile", str(iid), "-t", tag, context, check=False,
+                           timeout=300)
             assert built.returncode == 0, built.stderr[-2000:]
-        node_cluster.load_podman_image(tag)
+            node_cluster.load_podman_image(tag)
+            # Cheap to rebuild, and the runtime image under it changes with the project: do not keep it.
+            podman("rmi", "--force", iid.read_text().strip(), check=False)
     loaded = set(node_cluster.ctr("images", "ls", "-q").stdout.split())
     assert set(UPSTREAM_TAGS.values()) <= loaded, sorted(loaded)
     NODE_FIGURES.append(f"upstream images (3, one layer on the runtime image): built and loaded in "
