@@ -117,7 +117,8 @@ def catalog_markdown() -> str:
         "rendered into your cluster, or `\"cloud\"`: ConductorOne runs it, see `docs/conductorone.md`); "
         "`schedule=\"0 */6 * * *\"` (a CronJob: one sync per schedule), `storage=Storage(size=\"1Gi\", "
         "storage_class=None)` (`/data` on a PersistentVolumeClaim) and, for an upstream `image=`, `image_sdk=\"0.25\"` "
-        "(its baton-sdk generation; see \"Upstream images and schedules\").",
+        "(its baton-sdk generation) with `storage_engine=\"pebble\"` to keep a 0.25 image's default c1z v3 (see "
+        "\"Upstream images and schedules\").",
         "",
         README_END,
         "",

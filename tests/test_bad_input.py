@@ -189,6 +189,10 @@ CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
      {}, ["connector 'okta'", "field 'image_sdk'", "set image="]),
     ("image-sdk-format", stack(f"stack.add({OKTA[:-1]}, image='x/y:1', image_sdk='v0.25.0'))"),
      {}, ["field 'image_sdk'", "like '0.25'"]),
+    ("storage-engine-value", stack(f"stack.add({OKTA[:-1]}, image='x/y:1', image_sdk='0.25', storage_engine='v3'))"),
+     {}, ["connector 'okta'", "field 'storage_engine'", "'sqlite' or 'pebble'"]),
+    ("storage-engine-old-sdk", stack(f"stack.add({OKTA[:-1]}, image='x/y:1', image_sdk='0.2', storage_engine='pebble'))"),
+     {}, ["connector 'okta'", "field 'storage_engine'", "baton-sdk >= 0.25"]),
     ("kubernetes-version-old", "from iac import *\nstack = Stack('prod', kubernetes_version='1.19')\n",
      {}, ["field 'kubernetes_version'", "1.20 or newer"]),
 ]

@@ -105,6 +105,37 @@ def test_image_sdk_decides_the_health_server_and_probes(sdk: str | None, probed:
         assert paths == {"/live", "/ready"}
 
 
+@pytest.mark.parametrize(("image", "sdk", "engine", "expected"), [
+    (UPSTREAM, "0.25", None, "sqlite"), (UPSTREAM, "0.26", None, "sqlite"), (UPSTREAM, "0.25", "pebble", "pebble"),
+    (UPSTREAM, "0.25", "sqlite", "sqlite"), (UPSTREAM, "0.2", None, None), (UPSTREAM, "0.1", None, None),
+    (UPSTREAM, None, None, None), (None, None, None, None)])
+def test_image_sdk_decides_the_c1z_storage_engine(image: str | None, sdk: str | None, engine: str | None,
+                                                  expected: str | None) -> None:
+    """baton-sdk 0.25 writes a c1z v3 (Pebble) unless told sqlite; older SDKs (and our runtime) write only v1 and
+    get no variable they do not know."""
+    settings = {"image": image, "image_sdk": sdk, "storage_engine": engine}
+    objects = render_stack(Stack("t").add(okta(schedule="@daily", **{k: v for k, v in settings.items() if v})),
+                           environ=ENV)
+    assert env_of(objects[-1]).get("BATON_STORAGE_ENGINE") == expected
+    c1 = ConductorOne(client_id="id", client_secret=secret.env("T"))
+    deployed = render_stack(Stack("t", conductorone=c1).add(okta(**{k: v for k, v in settings.items() if v})),
+                            environ=ENV)
+    assert env_of(deployed[-1]).get("BATON_STORAGE_ENGINE") == expected
+    custom = Custom("jira", image="r.example.com/jira:1", schedule="@daily",
+                    **{k: v for k, v in settings.items() if v and k != "image"})
+    assert env_of(render_stack(Stack("t").add(custom), environ=ENV)[-1]).get("BATON_STORAGE_ENGINE") == expected
+
+
+def test_storage_engine_is_refused_where_the_image_has_no_choice() -> None:
+    for settings in ({"storage_engine": "sqlite"}, {"image": UPSTREAM, "storage_engine": "pebble"},
+                     {"image": UPSTREAM, "image_sdk": "0.2", "storage_engine": "sqlite"}):
+        with pytest.raises(SpecError) as caught:
+            okta(**settings)
+        assert caught.value.field == "storage_engine" and "\n" not in str(caught.value)
+    with pytest.raises(SpecError, match=r"field 'env'.*storage_engine"):
+        Custom("jira", image="r.example.com/jira:1", env={"BATON_STORAGE_ENGINE": "sqlite"})
+
+
 def test_an_upstream_image_without_conductorone_and_schedule_is_refused() -> None:
     with pytest.raises(SpecError) as caught:
         render_stack(Stack("t").add(okta(image=UPSTREAM)), environ=ENV)

@@ -186,6 +186,9 @@ def build_context(stack: Stack, connector: Connector, environ: Mapping[str, str]
         ]
     # The bundled runtime and the upstream binaries both write a c1z (`iac connector inspect` and `baton` read it).
     plain_env += [(baton_env.FILE, f"{DATA_DIR}/sync.c1z"), (baton_env.LOG_FORMAT, "json")]
+    # baton-sdk >= 0.25 writes a c1z v3 (Pebble) by default, which none of our tools nor `baton` reads.
+    if (engine := connector.c1z_storage_engine()) is not None:
+        plain_env.append((baton_env.STORAGE_ENGINE, engine))
 
     external_list = list(externals.values())
     for index, group in enumerate(external_list):

@@ -60,9 +60,13 @@ __all__ = [
 HEALTH_SERVER_SDK_MINOR = 25
 """baton-sdk 0.25 (baton-okta 8ffb5fe1) serves /live /ready /health with --health-check; 0.1 and 0.2 (baton-celigo,
 baton-coupa) have no health server. Generations between were not measured: they get no HTTP probes."""
+PEBBLE_DEFAULT_SDK_MINOR = 25
+"""baton-sdk 0.25 writes a c1z v3 (Pebble) unless ``--storage-engine sqlite`` (``BATON_STORAGE_ENGINE``); 0.1 and
+0.2 write only v1 and have no such flag. v3 is read by none of this project's tools nor by the ``baton`` CLI."""
 MAX_CONNECTOR_NAME = 57  # "baton-" + name must fit a 63-character label
 LogLevel = Literal["debug", "info", "warn", "error"]
 Hosting = Literal["self", "cloud"]
+StorageEngine = Literal["sqlite", "pebble"]
 """Who runs a connector: ``self`` — this project renders it into your cluster; ``cloud`` — ConductorOne runs it
 (configured through the ConductorOne Terraform provider's ``c1_resource``)."""
 
@@ -363,7 +367,11 @@ class Connector(BaseModel):
     storage: Storage | None = None
     """``/data`` on a PersistentVolumeClaim (default: an emptyDir, lost with the pod)."""
     image_sdk: str | None = None
-    """The baton-sdk generation (``"0.25"``) of an upstream ``image``: whether it has a health server to probe."""
+    """The baton-sdk generation (``"0.25"``) of an upstream ``image``: whether it has a health server to probe and
+    which c1z it writes by default."""
+    storage_engine: StorageEngine | None = None
+    """An upstream image on baton-sdk >= 0.25: ``pebble`` keeps its default c1z v3, which no tool here reads
+    (default: ``sqlite``, a c1z v1)."""
 
     def __init__(self, name: str, /, **settings: Any) -> None:
         try:
@@ -381,6 +389,11 @@ class Connector(BaseModel):
         if self.image_sdk is not None and self.image is None:
             raise SpecError("describes an upstream image; set image= too (the bundled runtime has its own health "
                             "server)", field="image_sdk", connector=self.name)
+        if self.storage_engine is not None and not self._sdk_writes_pebble_by_default():
+            raise SpecError(f"only an upstream image on baton-sdk >= 0.{PEBBLE_DEFAULT_SDK_MINOR} chooses its c1z "
+                            f"storage engine (set image= and image_sdk='0.{PEBBLE_DEFAULT_SDK_MINOR}'); the bundled "
+                            "runtime and older SDKs write only a c1z v1", field="storage_engine",
+                            connector=self.name)
 
     def _check_cloud_hosting(self) -> None:
         """A cloud-hosted connector takes only what ConductorOne's resource has an attribute for."""
@@ -480,7 +493,22 @@ class Connector(BaseModel):
         an upstream image only from baton-sdk 0.25 (what ``image_sdk`` says; unknown: assume not)."""
         if not self.runs_upstream_image:
             return True
-        return self.image_sdk is not None and int(self.image_sdk.split(".")[1]) >= HEALTH_SERVER_SDK_MINOR
+        return self._image_sdk_minor() >= HEALTH_SERVER_SDK_MINOR
+
+    def c1z_storage_engine(self) -> StorageEngine | None:
+        """What ``BATON_STORAGE_ENGINE`` the pod gets: ``sqlite`` (a c1z v1, which ``iac connector inspect``,
+        ``iac review`` and ``baton`` read) for an upstream image whose SDK writes v3 by default, unless
+        ``storage_engine`` says otherwise; None where the image has no choice (no variable an SDK does not know)."""
+        if not self._sdk_writes_pebble_by_default():
+            return None
+        return self.storage_engine or "sqlite"
+
+    def _sdk_writes_pebble_by_default(self) -> bool:
+        return self.runs_upstream_image and self._image_sdk_minor() >= PEBBLE_DEFAULT_SDK_MINOR
+
+    def _image_sdk_minor(self) -> int:
+        """The minor version of ``image_sdk``; -1 when unknown (assume the oldest generation)."""
+        return -1 if self.image_sdk is None else int(self.image_sdk.split(".")[1])
 
     @property
     def deployment_name(self) -> str:

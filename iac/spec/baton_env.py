@@ -18,6 +18,7 @@ __all__ = [
     "MODE",
     "PREFIX",
     "RENDERER_SET",
+    "STORAGE_ENGINE",
     "env_name",
 ]
 
@@ -38,4 +39,6 @@ HEALTH_CHECK = env_name("health_check")
 HEALTH_CHECK_PORT = env_name("health_check_port")
 HEALTH_CHECK_BIND_ADDRESS = env_name("health_check_bind_address")
 MODE = env_name("mode")  # the runtime image's entrypoint: service (default) or sync (one shot, a CronJob's run)
+# Set on an upstream image whose baton-sdk writes a c1z v3 by default (viper: --storage-engine); not a runtime knob.
+STORAGE_ENGINE = env_name("storage_engine")
 RENDERER_SET = (CONNECTOR, MODE, HEALTH_CHECK, HEALTH_CHECK_PORT, HEALTH_CHECK_BIND_ADDRESS, FILE, LOG_FORMAT)

@@ -22,7 +22,7 @@ RESERVED_ENV: dict[str, str | None] = (
     {s.env: s.name for s in Connector.connector_settings()}
     | {s.env: "conductorone" for s in conductorone_settings()}
     | dict.fromkeys(baton_env.RENDERER_SET)
-    | {baton_env.HEALTH_CHECK_PORT: "health_port"}
+    | {baton_env.HEALTH_CHECK_PORT: "health_port", baton_env.STORAGE_ENGINE: "storage_engine"}
 )
 
 
