@@ -5,12 +5,14 @@ credential ever travels in its arguments) and the run-every-size-and-report main
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -39,6 +41,10 @@ INTERLEAVE_ENV = "BENCH_INTERLEAVE"
 """``0`` runs the child's sync without bucket-aware interleaving (the one-request-at-a-time baseline)."""
 
 
+PROFILE_ENV = "BENCH_PROFILE"
+"""A path: the child profiles the sync's coordinator thread (cProfile) into it."""
+
+
 def sync_env(integration: Any, *, simulator: str, file: Path, workers: int, share: float, log_level: str = "warn",
              **settings: Any) -> dict[str, str]:
     """This environment without any inherited ``BATON_*``, plus what a pod of ``integration`` pointed at the
@@ -62,10 +68,60 @@ def child_sync(connector: str) -> None:
     started = time.monotonic()
     interleave = os.environ.get(INTERLEAVE_ENV, "1") != "0"
     engine = SyncEngine(runner, settings.file, workers=settings.workers, interleave=interleave)
-    result = engine.run()
+    profile_to = os.environ.get(PROFILE_ENV)
+    coordinator_cpu = time.thread_time()
+    sampler = _ThreadCpu()
+    if profile_to:  # cProfile sees only this thread: the coordinator's share of the CPU
+        import cProfile
+
+        profiler = cProfile.Profile()
+        result = profiler.runcall(engine.run)
+        profiler.dump_stats(profile_to)
+    else:
+        result = engine.run()
+    coordinator_cpu = time.thread_time() - coordinator_cpu
+    threads = sampler.stop()
     runner.close()
     print(json.dumps({"wall": time.monotonic() - started, "stats": result.stats,
-                      "peak_pending": engine.peak_pending}))
+                      "peak_pending": engine.peak_pending, "coordinator_cpu_s": coordinator_cpu,
+                      "process_cpu_s": time.process_time(), "thread_cpu_s": threads}))
+
+
+class _ThreadCpu:
+    """Samples /proc/self/task while the sync runs (threads that end take their figures with them): CPU
+    seconds per thread name, the workers summed -- where a sync's CPU goes."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        names = {t.native_id: t.name.rsplit("-", 1)[0] if t.name.startswith("sync-worker") else t.name
+                 for t in threading.enumerate()}
+        ticks = os.sysconf("SC_CLK_TCK")
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                tid = int(task.name)
+                name = names.get(tid) or self._last.get(tid, ("other", 0.0))[0]
+                self._last[tid] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        out: dict[str, float] = {}
+        for name, cpu in self._last.values():
+            if name != "bench-sampler":
+                out[name] = round(out.get(name, 0.0) + cpu, 2)
+        return out
 
 
 def run_child(script: str, env: dict[str, str]) -> dict[str, Any]:
@@ -105,6 +161,9 @@ def run_figures(summary: dict[str, Any], by_endpoint: dict[str, dict[str, int]])
     """The figures every sync benchmark reports for one run (429s, peak RSS, grants, requests)."""
     return {"http_429": sum(c.get("429", 0) for c in by_endpoint.values()),
             "peak_rss_mb": round(summary["peak_rss_mb"], 1), "peak_pending_tasks": summary["peak_pending"],
+            "coordinator_cpu_s": round(summary["coordinator_cpu_s"], 2),
+            "process_cpu_s": round(summary["process_cpu_s"], 2),
+            "thread_cpu_s": summary["thread_cpu_s"],
             "grants": summary["stats"]["grants"]["total"], "requests_by_endpoint": by_endpoint}
 
 

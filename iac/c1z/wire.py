@@ -87,13 +87,39 @@ def _value(value: Any) -> bytes:
     raise ValueError(f"cannot store a {type(value).__name__} in a profile")
 
 
-def _entry(key: str, value: Any) -> bytes:
-    return _field(1, _field(1, key.encode()) + _field(2, _value(value)))  # a map entry writes its key even if empty
+_KEY_FIELDS: dict[str, bytes] = {}
+"""A struct key's encoded field (tag, length, UTF-8): profiles repeat the same few keys on every row."""
+_KEY_FIELDS_MAX = 4096
+
+
+def _key_field(key: str) -> bytes:
+    encoded = _KEY_FIELDS.get(key)
+    if encoded is None:
+        encoded = _field(1, key.encode())  # a map entry writes its key even if empty
+        if len(_KEY_FIELDS) < _KEY_FIELDS_MAX:
+            _KEY_FIELDS[key] = encoded
+    return encoded
 
 
 def encode_struct(values: Mapping[str, Any]) -> bytes:
-    """A ``google.protobuf.Struct`` (a map: entries sorted by key, as deterministic serialization does)."""
-    return b"".join([_entry(key, values[key]) for key in sorted(values)])
+    """A ``google.protobuf.Struct`` (a map: entries sorted by key, as deterministic serialization does).
+
+    The hottest loop of a sync (ten entries on each of 100k users): string values, the common case, are
+    written inline rather than through :func:`_value` and :func:`_field`."""
+    entries = []
+    for key in sorted(values):
+        value = values[key]
+        if type(value) is str:
+            raw = value.encode()
+            size = len(raw)
+            encoded = b"\x1a" + (_VARINTS[size] if size < 16384 else _varint(size)) + raw
+        else:
+            encoded = _value(value)
+        size = len(encoded)
+        entry = _key_field(key) + b"\x12" + (_VARINTS[size] if size < 16384 else _varint(size)) + encoded
+        size = len(entry)
+        entries.append(b"\x0a" + (_VARINTS[size] if size < 16384 else _varint(size)) + entry)
+    return b"".join(entries)
 
 
 def any_message(name: str, payload: bytes) -> bytes:
