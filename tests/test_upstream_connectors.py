@@ -86,6 +86,14 @@ def test_error_log_lines_reads_json_and_console_logs() -> None:
     assert error_log_lines(text) == ['{"level":"error","msg":"b"}', "2026-12-04 ERROR c"]
 
 
+def test_the_sdks_shutdown_race_is_not_an_error_of_a_run_that_succeeded() -> None:
+    race = ('{"level":"error","caller":"connector/connector.go:254","msg":"connector service quit unexpectedly",'
+            '"error":"signal: killed"}')
+    other = '{"level":"error","msg":"sync failed"}'
+    assert UpstreamRun(0, "", f"{race}\n{other}\n", 1.0, 0).error_lines() == [other]
+    assert UpstreamRun(1, "", f"{race}\n", 1.0, 0).error_lines() == [race]  # a failed run keeps every line
+
+
 # ---- Okta: every request of a default sync and of each option set is answered ----------------------
 
 

@@ -168,7 +168,17 @@ class UpstreamRun:
     command: list[str] = field(default_factory=list)
 
     def error_lines(self) -> list[str]:
-        return error_log_lines(self.stderr + "\n" + self.stdout)
+        """The error lines, less baton-sdk's shutdown race after a run that succeeded: the SDK runs the
+        connector as a child under a context it cancels on the way out (SIGKILL), and a goroutine waiting on
+        that child may log "connector service quit unexpectedly ... signal: killed" before the process exits 0."""
+        lines = error_log_lines(self.stderr + "\n" + self.stdout)
+        if self.returncode == 0:
+            lines = [line for line in lines if not _shutdown_race(line)]
+        return lines
+
+
+def _shutdown_race(line: str) -> bool:
+    return "connector service quit unexpectedly" in line and "signal: killed" in line
 
 
 def error_log_lines(output: str) -> list[str]:
