@@ -7,21 +7,43 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from iac._version import __version__
-from iac.spec import (
-    Celigo,
-    Concur,
-    ConductorOne,
-    Coupa,
-    Custom,
-    MetricsFrom,
-    Okta,
-    Resources,
-    Stack,
-    Storage,
-    load_stack,
-    secret,
-)
+
+if TYPE_CHECKING:
+    from iac.spec import (
+        Celigo,
+        Concur,
+        ConductorOne,
+        Coupa,
+        Custom,
+        MetricsFrom,
+        Okta,
+        Resources,
+        Stack,
+        Storage,
+        load_stack,
+        secret,
+    )
+
+# Imported on first use (PEP 562): a process that needs one part (the store's process, a CLI command) does
+# not pay for the others.
+_EXPORTS = {
+    "Celigo": "iac.spec",
+    "Concur": "iac.spec",
+    "ConductorOne": "iac.spec",
+    "Coupa": "iac.spec",
+    "Custom": "iac.spec",
+    "MetricsFrom": "iac.spec",
+    "Okta": "iac.spec",
+    "Resources": "iac.spec",
+    "Stack": "iac.spec",
+    "Storage": "iac.spec",
+    "load_stack": "iac.spec",
+    "secret": "iac.spec",
+}
 
 __all__ = [
     "Celigo",
@@ -38,3 +60,16 @@ __all__ = [
     "load_stack",
     "secret",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
