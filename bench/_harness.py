@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,14 @@ INTERLEAVE_ENV = "BENCH_INTERLEAVE"
 """``0`` runs the child's sync without bucket-aware interleaving (the one-request-at-a-time baseline)."""
 
 
+STORE_PROCESS_ENV = "BENCH_STORE_PROCESS"
+"""``0`` stores from the coordinator thread instead of the store's own process (the comparison)."""
+
+
+LOG_LEVEL_ENV = "BENCH_LOG_LEVEL"
+"""A log level (``info``, ``debug``) for the child's sync; its log is then printed after the run."""
+
+
 PROFILE_ENV = "BENCH_PROFILE"
 """A path: the child profiles the sync's coordinator thread (cProfile) into it."""
 
@@ -52,7 +61,8 @@ def sync_env(integration: Any, *, simulator: str, file: Path, workers: int, shar
     from iac.runtime.testing import pod_environment
 
     return {k: v for k, v in os.environ.items() if not k.startswith("BATON_")} | pod_environment(
-        integration, simulator=simulator, file=file, workers=workers, rate_limit_share=share, log_level=log_level,
+        integration, simulator=simulator, file=file, workers=workers, rate_limit_share=share,
+        log_level=os.environ.get(LOG_LEVEL_ENV, log_level),
         **settings)
 
 
@@ -60,14 +70,16 @@ def child_sync(connector: str) -> None:
     """Run one sync of ``connector`` in this process, configured by the BATON_* environment like a pod;
     print a JSON summary."""
     from iac.connectors import registered
-    from iac.runtime import SyncEngine, Wiring, load_settings
+    from iac.runtime import SyncEngine, Wiring, configure_logging, load_settings
 
     entry = registered()[connector]
     settings = load_settings(entry.integration)
+    configure_logging(settings.log_level)
     runner = entry.build(settings, Wiring())
     started = time.monotonic()
     interleave = os.environ.get(INTERLEAVE_ENV, "1") != "0"
-    engine = SyncEngine(runner, settings.file, workers=settings.workers, interleave=interleave)
+    engine = SyncEngine(runner, settings.file, workers=settings.workers, interleave=interleave,
+                        store_process=os.environ.get(STORE_PROCESS_ENV, "1") != "0")
     profile_to = os.environ.get(PROFILE_ENV)
     coordinator_cpu = time.thread_time()
     sampler = _ThreadCpu()
@@ -82,9 +94,12 @@ def child_sync(connector: str) -> None:
     coordinator_cpu = time.thread_time() - coordinator_cpu
     threads = sampler.stop()
     runner.close()
+    store = resource.getrusage(resource.RUSAGE_CHILDREN)  # the store's process, reaped at the end of the sync
     print(json.dumps({"wall": time.monotonic() - started, "stats": result.stats,
                       "peak_pending": engine.peak_pending, "coordinator_cpu_s": coordinator_cpu,
-                      "process_cpu_s": time.process_time(), "thread_cpu_s": threads}))
+                      "process_cpu_s": time.process_time(), "thread_cpu_s": threads,
+                      "store_process_cpu_s": store.ru_utime + store.ru_stime,
+                      "store_process_rss_mb": store.ru_maxrss / 1024}))
 
 
 class _ThreadCpu:
@@ -125,17 +140,24 @@ class _ThreadCpu:
 
 
 def run_child(script: str, env: dict[str, str]) -> dict[str, Any]:
-    """Run ``script --child`` with ``env``; its JSON summary plus the child's peak RSS."""
-    proc = subprocess.Popen([sys.executable, script, "--child"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
+    """Run ``script --child`` with ``env``; its JSON summary plus the child's peak RSS and the CPU this
+    process (the simulator, on the same cores) spent meanwhile."""
+    simulator_cpu = time.process_time()
+    with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: a chatty child cannot block on it
+        proc = subprocess.Popen([sys.executable, script, "--child"], env=env, stdout=subprocess.PIPE,
+                                stderr=errors, text=True)
+        out = proc.stdout.read() if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        err = errors.read()
     if code != 0:
         raise SystemExit(f"sync failed ({code}):\n{err}")
+    if os.environ.get(LOG_LEVEL_ENV):
+        print(err, end="", file=sys.stderr)
     summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     summary["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux: KiB
+    summary["simulator_cpu_s"] = time.process_time() - simulator_cpu
     return summary
 
 
@@ -163,6 +185,9 @@ def run_figures(summary: dict[str, Any], by_endpoint: dict[str, dict[str, int]])
             "peak_rss_mb": round(summary["peak_rss_mb"], 1), "peak_pending_tasks": summary["peak_pending"],
             "coordinator_cpu_s": round(summary["coordinator_cpu_s"], 2),
             "process_cpu_s": round(summary["process_cpu_s"], 2),
+            "store_process_cpu_s": round(summary["store_process_cpu_s"], 2),
+            "store_process_rss_mb": round(summary["store_process_rss_mb"], 1),
+            "simulator_cpu_s": round(summary["simulator_cpu_s"], 2),
             "thread_cpu_s": summary["thread_cpu_s"],
             "grants": summary["stats"]["grants"]["total"], "requests_by_endpoint": by_endpoint}
 

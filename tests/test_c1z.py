@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from iac.c1z import C1zError, open_c1z, pb, wire
 from iac.runtime import Grant, Resource, ResourceRef, ResourceType, Trait, UserStatus
 from iac.runtime import _c1z_codec as codec
-from iac.runtime._store import _Writer
+from iac.runtime._store import _Writer, resource_row
 from iac.sim import CeligoSim, CoupaSim, OktaSim
 from iac.sim import upstream as sim_upstream
 from iac.sim.upstream import vendor_endpoint
@@ -259,7 +259,7 @@ def test_wire_resources_are_the_generated_classes_bytes(profile: dict[str, Any],
     writer = _Writer(sqlite3.connect(":memory:"))
     writer.remember_types([ResourceType(resource.type, "T", traits)])
     expected = codec.resource_to_pb(resource, traits).SerializeToString(deterministic=True)
-    encoded = writer._resource_bytes(resource)
+    encoded = writer._resource_bytes(*resource_row(resource))
     if profile is not _PROFILES[2]:  # keys that prefix others ("n", "neg", "nested") sort differently (wire.py)
         assert encoded == expected
     decoded = codec.resource_from_pb(pb.Resource.FromString(encoded))

@@ -48,6 +48,7 @@ from iac.runtime._http import BucketBusy, deferring, tracing_requests
 from iac.runtime._models import Entitlement, Grant, Page, Resource, ResourceRef, ResourceType
 from iac.runtime._protocols import ResourceSyncer, RuntimeConnector, TypeGrantsSyncer
 from iac.runtime._store import WorkingStore
+from iac.runtime._store_process import StoreProcess
 from iac.runtime.errors import NotFoundError, PagingError, SyncInterruptedError
 
 __all__ = ["SyncEngine", "SyncResult"]
@@ -137,7 +138,7 @@ class SyncEngine:
                  checkpoint_interval: float = 5.0, stop: threading.Event | None = None, host_id: str = "",
                  keep_previous: bool = True, interleave: bool = True,
                  heartbeat: Callable[[], None] | None = None, stop_grace: float = 2.0,
-                 max_pages: int = 100_000) -> None:
+                 max_pages: int = 100_000, store_process: bool = True) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         if max_pages < 1:
@@ -156,6 +157,9 @@ class SyncEngine:
         """Seconds a stopped sync gives requests already sent before it checkpoints without them."""
         self.max_pages = max_pages
         """The longest chain of pages one call may return (a bound on every paging loop)."""
+        self.store_process = store_process
+        """Store in a child process (:mod:`iac.runtime._store_process`), off this process's GIL; False stores
+        from the coordinator thread."""
         self._halt = threading.Event()
         """Set on stop or failure: every wait inside a task ends (the tasks are checkpointed, not failed)."""
         self._syncers: dict[str, ResourceSyncer] = {s.resource_type.id: s for s in connector.syncers()}
@@ -222,7 +226,11 @@ class SyncEngine:
         lane = self._lanes[f"list/{rtype}"]
         return lane.feed_exhausted and not lane.queue and not lane.inflight
 
-    def _feed(self, store: WorkingStore, sync_id: str, lane: _Lane) -> None:
+    def _listed(self, types: Sequence[str]) -> bool:
+        """Whether every one of ``types`` is listed completely (types the connector does not list are not)."""
+        return bool(types) and all(f"list/{t}" in self._lanes and self._list_done(t) for t in types)
+
+    def _feed(self, store: WorkingStore | StoreProcess, sync_id: str, lane: _Lane) -> None:
         if lane.source is None or lane.feed_exhausted or len(lane.queue) >= self.workers * 2:
             return
         source_done = self._list_done(lane.source)  # read before the query: no row can slip between
@@ -279,14 +287,16 @@ class SyncEngine:
 
     def run(self) -> SyncResult:
         started = self.clock.monotonic()
-        store = WorkingStore(self.artifact, connector=self.connector.name)
+        store: WorkingStore | StoreProcess = (
+            StoreProcess(self.artifact, connector=self.connector.name) if self.store_process
+            else WorkingStore(self.artifact, connector=self.connector.name))
         try:
             return self._run(store, started)
         finally:
             with contextlib.suppress(Exception):
                 store.close()
 
-    def _run(self, store: WorkingStore, started: float) -> SyncResult:
+    def _run(self, store: WorkingStore | StoreProcess, started: float) -> SyncResult:
         resumed = False
         unfinished = store.unfinished()
         if unfinished is not None and self._restore(unfinished[1]):
@@ -315,6 +325,8 @@ class SyncEngine:
         failure: BaseException | None = None
         stopped_at: float | None = None  # monotonic time the coordinator saw the stop (or a failure)
         self._halt.clear()
+        prune_types = sorted(self.connector.prune_principal_types)
+        listed = False  # told the store that the principals are all listed
         pool = _Workers(self.workers)
         try:
             while True:
@@ -329,14 +341,7 @@ class SyncEngine:
                         self._feed(store, sync_id, lane)
                     pending = sum(len(lane.queue) + len(lane.inflight) for lane in self._lanes.values())
                     self.peak_pending = max(self.peak_pending, pending)
-                    now = self.clock.monotonic()
-                    while len(futures) < self.workers:
-                        ready = self._next_lane(now)
-                        if ready is None:
-                            break
-                        task = ready.queue.popleft()
-                        ready.inflight.append(task)
-                        futures[pool.submit(functools.partial(self._call, ready, task))] = (ready, task)
+                    self._dispatch(pool, futures)
                 if not futures:
                     if stopping or self._done():
                         break
@@ -354,6 +359,7 @@ class SyncEngine:
                     waits += [lane.parked_until - now for lane in self._lanes.values()
                               if lane.queue and lane.parked_until > now]
                 done, _ = cf.wait(futures, timeout=max(0.001, min(waits)), return_when=cf.FIRST_COMPLETED)
+                pages: list[tuple[_Lane, Page[Any]]] = []
                 for fut in done:
                     lane, task = futures.pop(fut)
                     lane.inflight.remove(task)
@@ -361,7 +367,8 @@ class SyncEngine:
                     if exc is None:
                         page, endpoint = fut.result()
                         try:
-                            self._apply(store, sync_id, lane, task, page, endpoint)
+                            self._follow_up(lane, task, page, endpoint)
+                            pages.append((lane, page))
                         except (PagingError, RuntimeError, TypeError) as bad:
                             lane.queue.appendleft(task)
                             failure = failure or bad
@@ -378,6 +385,15 @@ class SyncEngine:
                         lane.queue.appendleft(task)
                         if failure is None:
                             failure = exc
+                if pages and not (stopping or failure is not None):
+                    self._dispatch(pool, futures)  # the next pages are requested before these are stored
+                for lane, page in pages:
+                    self._store(store, sync_id, lane, page)
+                if not listed and not stopping and self._listed(prune_types) and not self._done():
+                    # Grants stored so far are pruned while the sync goes on: the end of the sync, which
+                    # everything waits for, only prunes what comes later.
+                    store.listings_complete(sync_id, prune_types)
+                    listed = True
                 if self.clock.monotonic() - last_checkpoint >= self.checkpoint_interval:
                     store.checkpoint(sync_id, self._state())
                     self.checkpoints += 1
@@ -395,23 +411,34 @@ class SyncEngine:
             raise SyncInterruptedError(f"sync {sync_id} stopped; its progress is checkpointed in "
                                        f"{store.path} and the next run resumes it")
 
-        pruned = store.prune_dangling(sync_id, self.connector.prune_principal_types)
+        ended_work = self.clock.monotonic()
+        pruned = store.prune_dangling(sync_id, prune_types)
         stats = store.stats(sync_id)
-        duration = self.clock.monotonic() - started
+        counted = self.clock.monotonic()
+        duration = counted - started
         stats["duration_seconds"] = round(duration, 3)
         store.finish(sync_id, stats=stats, ended_at=self.clock.time(), keep_previous=self.keep_previous)
-        log.info("sync %s complete in %.1fs: %d resources, %d entitlements, %d grants", sync_id, duration,
+        published = self.clock.monotonic()
+        log.info("sync %s complete in %.1fs (its end: %.2fs storing and counting, %.2fs publishing): %d resources, "
+                 "%d entitlements, %d grants", sync_id, duration, counted - ended_work, published - counted,
                  stats["resources"]["total"], stats["entitlements"]["total"], stats["grants"]["total"])
         return SyncResult(sync_id, resumed, duration, stats, pruned)
 
-    def _apply(self, store: WorkingStore, sync_id: str, lane: _Lane, task: _Task, page: Page[Any],
-               endpoint: str | None = None) -> None:
-        if lane.op == "list":
-            store.put_resources(sync_id, _only(page.items, Resource, lane))
-        elif lane.op == "entitlements":
-            store.put_entitlements(sync_id, _only(page.items, Entitlement, lane))
-        else:
-            store.put_grants(sync_id, _only(page.items, Grant, lane))
+    def _dispatch(self, pool: _Workers, futures: dict[cf.Future[tuple[Page[Any], str | None]],
+                                                    tuple[_Lane, _Task]]) -> None:
+        """Hand queued tasks whose buckets are ready to idle workers."""
+        now = self.clock.monotonic()
+        while len(futures) < self.workers:
+            ready = self._next_lane(now)
+            if ready is None:
+                break
+            task = ready.queue.popleft()
+            ready.inflight.append(task)
+            futures[pool.submit(functools.partial(self._call, ready, task))] = (ready, task)
+
+    def _follow_up(self, lane: _Lane, task: _Task, page: Page[Any], endpoint: str | None = None) -> None:
+        """Check the page's items and queue the tasks it leads to (fan-out, the next page)."""
+        _only(page.items, _KIND[lane.op], lane)
         for token in page.fanout:
             lane.queue.append(_Task(token=token, resource_id=task.resource_id, resource=task.resource))
         if page.next_token is not None:
@@ -421,6 +448,15 @@ class SyncEngine:
                 lane.queue.append(follow)  # after its fan-out: at most one page of fan-out is pending
             else:
                 lane.queue.appendleft(follow)  # keep page chains moving
+
+    @staticmethod
+    def _store(store: WorkingStore | StoreProcess, sync_id: str, lane: _Lane, page: Page[Any]) -> None:
+        if lane.op == "list":
+            store.put_resources(sync_id, page.items)
+        elif lane.op == "entitlements":
+            store.put_entitlements(sync_id, page.items)
+        else:
+            store.put_grants(sync_id, page.items)
 
     def _follow(self, lane: _Lane, task: _Task, token: str, endpoint: str | None) -> set[str]:
         """The chain's seen tokens with ``task.token`` added; a cycle or an endless chain is an error."""
@@ -437,8 +473,10 @@ class SyncEngine:
         return chain
 
 
-def _only(items: Sequence[Any], kind: type, lane: _Lane) -> list[Any]:
+_KIND: dict[str, type] = {"list": Resource, "entitlements": Entitlement, "grants": Grant, "type_grants": Grant}
+
+
+def _only(items: Sequence[Any], kind: type, lane: _Lane) -> None:
     for item in items:
         if not isinstance(item, kind):
             raise TypeError(f"{lane.key} returned a {type(item).__name__}, expected {kind.__name__}")
-    return list(items)

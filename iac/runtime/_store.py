@@ -87,7 +87,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2  # 1 was the project's own SQLite format (iac-baton-sync); 2 is c1z v1
 FORMAT = "iac-c1z"
 LEGACY_FORMAT = "iac-baton-sync"
-ZSTD_LEVEL = 3  # baton-sdk's default speed; level 1 is ~10 % faster and ~10 % larger
+ZSTD_LEVEL = 1  # 100k Concur users (290 MB): 0.24 s and 38.4 MB at level 1, 0.32 s and 38.6 MB at baton-sdk's 3
 
 # baton-sdk v0.7.27's DDL (pkg/dotc1z), index names included (its resources indexes carry each other's
 # names): when the baton CLI opens our file, its `create ... if not exists` finds everything in place.
@@ -196,7 +196,19 @@ class SyncRun:
 
 
 _STATUS_CODES = {UserStatus.UNSPECIFIED: 0, UserStatus.ENABLED: 1, UserStatus.DISABLED: 2, UserStatus.DELETED: 3}
-_ENTITLEMENT_CACHE = 4096  # entitlement prefixes of grants kept encoded (bounded: memory stays flat)
+_ENTITLEMENT_CACHE = 4096  # entitlement prefixes and grant metadata kept encoded (bounded: memory stays flat)
+
+
+def resource_row(r: Resource) -> tuple[Any, ...]:
+    """What a resource row is made of, as plain values (they cross to the store's process as such)."""
+    return (r.type, r.id, r.display_name, (r.parent.type, r.parent.id) if r.parent else None,
+            r.profile if type(r.profile) is dict else dict(r.profile), r.status, r.login, r.emails)
+
+
+def grant_row(g: Grant) -> tuple[Any, ...]:
+    """What a grant row is made of, as plain values."""
+    return (g.resource.type, g.resource.id, g.entitlement_slug, g.principal.type, g.principal.id, g.expandable,
+            g.data if type(g.data) is dict else dict(g.data))
 
 
 class _Writer:
@@ -210,18 +222,18 @@ class _Writer:
         self.types: dict[str, ResourceType] = {}
         self._traits: dict[str, str | None] = {}
         self._entitlements: dict[tuple[str, str, str], bytes] = {}
+        self._metadata: dict[str, bytes] = {}  # grant metadata, encoded, by its repr
 
     def remember_types(self, types: Iterable[ResourceType]) -> None:
         for rt in types:
             self.types[rt.id] = rt
             self._traits[rt.id] = rt.traits[0].value if rt.traits else None
 
-    def _resource_bytes(self, r: Resource) -> bytes:
-        return wire.encode_resource(r.type, r.id, r.display_name,
-                                    parent=(r.parent.type, r.parent.id) if r.parent else None,
-                                    trait=self._traits.get(r.type), profile=r.profile,
-                                    status=None if r.status is None else _STATUS_CODES[r.status],
-                                    login=r.login or "", emails=r.emails)
+    def _resource_bytes(self, rtype: str, rid: str, display_name: str, parent: tuple[str, str] | None,
+                        profile: Any, status: UserStatus | None, login: str | None, emails: Sequence[str]) -> bytes:
+        return wire.encode_resource(rtype, rid, display_name, parent=parent, trait=self._traits.get(rtype),
+                                    profile=profile, status=None if status is None else _STATUS_CODES[status],
+                                    login=login or "", emails=emails)
 
     def put_resource_types(self, sync_id: str, types: Sequence[ResourceType], now: str) -> None:
         self.remember_types(types)
@@ -231,9 +243,10 @@ class _Writer:
             [(rt.id, codec.resource_type_to_pb(rt).SerializeToString(deterministic=True), sync_id, now)
              for rt in types])
 
-    def put_resources(self, sync_id: str, resources: Sequence[Resource], now: str) -> int:
-        rows = [(r.type, f"{r.type}:{r.id}", r.parent.type if r.parent else None, r.parent.id if r.parent else None,
-                 self._resource_bytes(r), sync_id, now) for r in resources]
+    def put_resources(self, sync_id: str, resources: Sequence[tuple[Any, ...]], now: str) -> int:
+        """Upsert resources given as :meth:`resource_row` tuples."""
+        rows = [(row[0], f"{row[0]}:{row[1]}", row[3][0] if row[3] else None, row[3][1] if row[3] else None,
+                 self._resource_bytes(*row), sync_id, now) for row in resources]
         # An upsert that keeps the row id: the engine feeds per-resource work in id order.
         self.conn.executemany(
             "INSERT INTO v1_resources (resource_type_id, external_id, parent_resource_type_id, parent_resource_id, "
@@ -251,25 +264,32 @@ class _Writer:
             "discovered_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
         return len(rows)
 
-    def put_grants(self, sync_id: str, grants: Sequence[Grant], now: str) -> int:
+    def put_grants(self, sync_id: str, grants: Sequence[tuple[Any, ...]], now: str) -> int:
+        """Insert grants given as :meth:`grant_row` tuples."""
         rows = []
-        cache = self._entitlements
-        for g in grants:
-            rtype, rid, principal = g.resource.type, g.resource.id, g.principal
-            entitlement_id = f"{rtype}:{rid}:{g.entitlement_slug}"
-            grant_id = f"{entitlement_id}:{principal.type}:{principal.id}"
-            key = (rtype, rid, g.entitlement_slug)
+        cache, metadata_cache = self._entitlements, self._metadata
+        for rtype, rid, slug, ptype, pid, expandable, data in grants:
+            entitlement_id = f"{rtype}:{rid}:{slug}"
+            grant_id = f"{entitlement_id}:{ptype}:{pid}"
+            key = (rtype, rid, slug)
             ref = cache.get(key)
             if ref is None:
                 if len(cache) >= _ENTITLEMENT_CACHE:
                     cache.clear()
                 ref = cache[key] = wire.entitlement_ref(entitlement_id, rtype, rid)
-            expansion = (pb.GrantExpandable(entitlement_ids=g.expandable).SerializeToString()
-                         if g.expandable else None)
-            rows.append((rtype, rid, entitlement_id, principal.type, principal.id, grant_id, expansion,
-                         1 if expansion else 0,
-                         wire.encode_grant(grant_id, ref, principal.type, principal.id, expandable=g.expandable,
-                                           metadata=g.data), sync_id, now))
+            expansion = pb.GrantExpandable(entitlement_ids=expandable).SerializeToString() if expandable else None
+            metadata = b""
+            if data:
+                # repr of JSON values says everything they hold, so equal reprs encode equally
+                shape = repr(data)
+                metadata = metadata_cache.get(shape, b"")
+                if not metadata:
+                    if len(metadata_cache) >= _ENTITLEMENT_CACHE:
+                        metadata_cache.clear()
+                    metadata = metadata_cache[shape] = wire.grant_metadata(data)
+            rows.append((rtype, rid, entitlement_id, ptype, pid, grant_id, expansion, 1 if expansion else 0,
+                         wire.encode_grant(grant_id, ref, ptype, pid, expandable=expandable,
+                                           encoded_metadata=metadata), sync_id, now))
         self.conn.executemany(
             "INSERT OR REPLACE INTO v1_grants (resource_type_id, resource_id, entitlement_id, "
             "principal_resource_type_id, principal_resource_id, external_id, expansion, needs_expansion, data, "
@@ -282,6 +302,8 @@ def _connect_work(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=DELETE")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the unique indexes' working set at 100k users
+    # A sync resumed right after its process was killed may find the old store process still rolling back.
+    conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
 
@@ -329,6 +351,8 @@ class WorkingStore:
         self.writer = _Writer(self.conn)
         self._in_tx = False
         self._floors: dict[str, int] = {}
+        self._pruned = 0
+        self._analyzed = False
 
     def _seed(self) -> None:
         """The working database starts as the published artifact (or a legacy one, converted)."""
@@ -355,7 +379,10 @@ class WorkingStore:
         os.replace(tmp, self.path)
 
     def _open(self) -> sqlite3.Connection:
-        conn = _connect_work(self.path)
+        try:
+            conn = _connect_work(self.path)
+        except sqlite3.DatabaseError as exc:
+            raise ArtifactError(f"{self.path}: {exc}") from None
         try:
             _init_schema(conn, self.connector)
             for name in SDK_GRANT_INDEXES:  # left to readers (see the module docstring)
@@ -450,16 +477,22 @@ class WorkingStore:
         self.writer.put_resource_types(sync_id, list(types), c1z_time(time.time()))
 
     def put_resources(self, sync_id: str, resources: Iterable[Resource]) -> int:
+        return self.put_resource_rows(sync_id, [resource_row(r) for r in resources])
+
+    def put_resource_rows(self, sync_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
         self._begin()
-        return self.writer.put_resources(sync_id, list(resources), c1z_time(time.time()))
+        return self.writer.put_resources(sync_id, rows, c1z_time(time.time()))
 
     def put_entitlements(self, sync_id: str, entitlements: Iterable[Entitlement]) -> int:
         self._begin()
         return self.writer.put_entitlements(sync_id, list(entitlements), c1z_time(time.time()))
 
     def put_grants(self, sync_id: str, grants: Iterable[Grant]) -> int:
+        return self.put_grant_rows(sync_id, [grant_row(g) for g in grants])
+
+    def put_grant_rows(self, sync_id: str, rows: Sequence[tuple[Any, ...]]) -> int:
         self._begin()
-        return self.writer.put_grants(sync_id, list(grants), c1z_time(time.time()))
+        return self.writer.put_grants(sync_id, rows, c1z_time(time.time()))
 
     # -- reads for the engine ---------------------------------------------------------------------------
 
@@ -472,11 +505,17 @@ class WorkingStore:
 
     def resources_after(self, sync_id: str, resource_type: str, after_rowid: int,
                         limit: int) -> list[tuple[int, Resource]]:
+        return [(rowid, codec.resource_from_pb(pb.Resource.FromString(data)))
+                for rowid, data in self.resource_rows_after(sync_id, resource_type, after_rowid, limit)]
+
+    def resource_rows_after(self, sync_id: str, resource_type: str, after_rowid: int,
+                            limit: int) -> list[tuple[int, bytes]]:
+        """The next ``limit`` resources of a type in row order, as (row id, protobuf bytes)."""
         after = max(after_rowid, self._floor(sync_id))  # older syncs' rows sit below the floor
-        rows = self.conn.execute(
+        rows: list[tuple[int, bytes]] = self.conn.execute(
             "SELECT id, data FROM v1_resources WHERE resource_type_id = ? AND id > ? AND sync_id = ? "
             "ORDER BY id LIMIT ?", (resource_type, after, sync_id, limit)).fetchall()
-        return [(rowid, codec.resource_from_pb(pb.Resource.FromString(data))) for rowid, data in rows]
+        return rows
 
     def get_resource(self, sync_id: str, resource_type: str, resource_id: str) -> Resource | None:
         row = self.conn.execute("SELECT data FROM v1_resources WHERE external_id = ? AND sync_id = ?",
@@ -485,18 +524,38 @@ class WorkingStore:
 
     # -- finishing --------------------------------------------------------------------------------------
 
-    def prune_dangling(self, sync_id: str, principal_types: Iterable[str]) -> int:
-        """Delete grants to principals of ``principal_types`` that this sync did not store."""
+    def prune_dangling(self, sync_id: str, principal_types: Iterable[str], *, early: bool = False) -> int:
+        """Delete grants to principals of ``principal_types`` that this sync did not store; the number deleted
+        by this call and any earlier one of this store.
+
+        ``early``: the listings of those types are complete but the sync goes on. The grants stored so far
+        are pruned now, and the final call only looks at grants stored after this one.
+        """
         self._begin()
+        key = f"{sync_id}/pruned"
+        start = max(self._floor(sync_id, "grant_floor"), self._floors.get(key, 0))
         removed = 0
         for ptype in sorted(principal_types):
             cur = self.conn.execute(
                 "DELETE FROM v1_grants WHERE id > ? AND sync_id = ? AND principal_resource_type_id = ? AND NOT EXISTS "
                 "(SELECT 1 FROM v1_resources r WHERE r.external_id = v1_grants.principal_resource_type_id || ':' || "
-                "v1_grants.principal_resource_id AND r.sync_id = v1_grants.sync_id)",
-                (self._floor(sync_id, "grant_floor"), sync_id, ptype))
+                "v1_grants.principal_resource_id AND r.sync_id = v1_grants.sync_id)", (start, sync_id, ptype))
             removed += cur.rowcount
-        return removed
+        if early:  # read after the deletes: a new row's id is one above the largest left (ids are reused)
+            self._floors[key] = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_grants").fetchone()[0]
+        self._pruned += removed
+        return self._pruned
+
+    def listings_complete(self, sync_id: str, principal_types: Iterable[str]) -> None:
+        """The principals are all listed and the sync goes on: prune what dangles so far and gather the
+        statistics readers plan with, so the end of the sync (which everything waits for) does less."""
+        self.prune_dangling(sync_id, principal_types, early=True)
+        self._analyze()
+
+    def _analyze(self) -> None:
+        self.conn.execute("PRAGMA analysis_limit=1000")  # sampled statistics: readers pick good indexes
+        self.conn.execute("ANALYZE")
+        self._analyzed = True
 
     def stats(self, sync_id: str) -> dict[str, Any]:
         return _counts(self.conn, sync_id, floors={"resources": self._floor(sync_id),
@@ -514,8 +573,8 @@ class WorkingStore:
         self._delete_syncs(drop)
         self.commit()
         self.conn.execute("PRAGMA incremental_vacuum")
-        self.conn.execute("PRAGMA analysis_limit=1000")  # sampled statistics: readers pick good indexes
-        self.conn.execute("ANALYZE")
+        if not self._analyzed:  # statistics of most of the rows are as good as of all of them
+            self._analyze()
         self.conn.close()
         publish(self.path, self.artifact)
 
@@ -569,12 +628,14 @@ def convert_legacy(source: Path, target: Path, *, connector: str | None = None) 
                 writer.put_resource_types(sync_id, types, now)
                 for batch in _batches(old.execute("SELECT data FROM resources WHERE sync_id = ? ORDER BY rowid",
                                                   (sync_id,))):
-                    writer.put_resources(sync_id, [Resource.from_json(json.loads(d)) for (d,) in batch], now)
+                    writer.put_resources(sync_id, [resource_row(Resource.from_json(json.loads(d)))
+                                                    for (d,) in batch], now)
                 for batch in _batches(old.execute("SELECT data FROM entitlements WHERE sync_id = ?", (sync_id,))):
                     writer.put_entitlements(sync_id, [_legacy_entitlement(json.loads(d)) for (d,) in batch], now)
                 for batch in _batches(old.execute(
                         "SELECT id, data FROM grants WHERE sync_id = ?", (sync_id,))):
-                    writer.put_grants(sync_id, [_legacy_grant(gid, json.loads(d)) for gid, d in batch], now)
+                    writer.put_grants(sync_id, [grant_row(_legacy_grant(gid, json.loads(d)))
+                                                 for gid, d in batch], now)
             conn.execute("COMMIT")
         finally:
             conn.close()

@@ -66,11 +66,19 @@ not active or whose termination date has passed should hold nothing."""
 log = logging.getLogger(__name__)
 
 
-def _primary_email(user: JSONObject) -> str | None:
-    emails = [e for e in user.get("emails") or [] if isinstance(e, dict) and e.get("value")]
-    chosen = next((e for e in emails if e.get("primary")), None) or \
-        next((e for e in emails if str(e.get("type", "")).lower() == "work"), None) or (emails[0] if emails else None)
-    return None if chosen is None else str(chosen["value"])
+def _emails(user: JSONObject) -> tuple[tuple[str, ...], str | None]:
+    """The user's addresses, and the one to show: the primary, else the work one, else the first."""
+    values: list[str] = []
+    primary = work = None
+    for entry in user.get("emails") or ():
+        if isinstance(entry, dict) and entry.get("value"):
+            value = str(entry["value"])
+            values.append(value)
+            if primary is None and entry.get("primary"):
+                primary = value
+            elif work is None and str(entry.get("type", "")).lower() == "work":
+                work = value
+    return tuple(values), primary or work or (values[0] if values else None)
 
 
 class UserSyncer:
@@ -86,7 +94,7 @@ class UserSyncer:
         name: JSONObject = user.get("name") or {}
         enterprise: JSONObject = user.get(ENTERPRISE_SCHEMA) or {}
         active = user.get("active") is True
-        email = _primary_email(user)
+        emails, email = _emails(user)
         display = user.get("displayName") or " ".join(
             x for x in (name.get("givenName"), name.get("familyName")) if x) or user.get("userName") or user["id"]
         profile: dict[str, Any] = {
@@ -96,7 +104,6 @@ class UserSyncer:
             "cost_center": enterprise.get("costCenter"), "start_date": enterprise.get("startDate"),
             "termination_date": enterprise.get("terminationDate"),
         }
-        emails = tuple(str(e["value"]) for e in user.get("emails") or [] if isinstance(e, dict) and e.get("value"))
         return Resource("user", user["id"], display, profile=profile,
                         status=UserStatus.ENABLED if active else UserStatus.DISABLED, login=user.get("userName"),
                         emails=emails)
@@ -125,7 +132,7 @@ class RoleSyncer:
 
     def __init__(self, client: ConcurClient) -> None:
         self.client = client
-        self._unknown: set[str] = set()
+        self._refs: dict[str, ResourceRef] = {}  # role id -> its ref, checked against the catalog once
         self._lock = threading.Lock()
 
     @staticmethod
@@ -145,13 +152,18 @@ class RoleSyncer:
     def grants(self, resource: Resource, token: str | None) -> Page[Grant]:
         return Page()  # type_grants covers the whole type
 
-    def _known(self, resource_id: str) -> None:
-        if role_info(resource_id) is None:
+    def _role(self, resource_id: str) -> ResourceRef:
+        """The role's ref (shared by all its grants); a role the catalog does not know is logged once."""
+        ref = self._refs.get(resource_id)
+        if ref is None:
             with self._lock:
-                if resource_id not in self._unknown:
-                    self._unknown.add(resource_id)
-                    log.warning("role %s is not in the connector's catalog; its grants are kept, but the role "
-                                "has no resource in this sync", resource_id)
+                ref = self._refs.get(resource_id)
+                if ref is None:
+                    if role_info(resource_id) is None:
+                        log.warning("role %s is not in the connector's catalog; its grants are kept, but the role "
+                                    "has no resource in this sync", resource_id)
+                    ref = self._refs[resource_id] = ResourceRef("role", resource_id)
+        return ref
 
     def type_grants(self, token: str | None) -> Page[Grant]:
         if token is None:
@@ -162,8 +174,7 @@ class RoleSyncer:
             for user in page.items:
                 principal = ResourceRef("user", user["id"])
                 for product in user.get("entitlements") or []:
-                    self._known(f"concur:{product}")
-                    out.append(Grant(ResourceRef("role", f"concur:{product}"), "assigned", principal))
+                    out.append(Grant(self._role(f"concur:{product}"), "assigned", principal))
             return Page(out, f"products:{page.next_cursor}" if page.next_cursor else None)
         start = int(token.removeprefix("spend:"))
         spend = self.client.list_spend_users(start)
@@ -171,8 +182,7 @@ class RoleSyncer:
         for user in spend.items:
             principal = ResourceRef("user", user["id"])
             for code, groups in spend_roles_of(user).items():
-                self._known(f"spend:{code}")
-                out.append(Grant(ResourceRef("role", f"spend:{code}"), "assigned", principal,
+                out.append(Grant(self._role(f"spend:{code}"), "assigned", principal,
                                  data={"role_groups": groups} if groups else {}))
         fanout: tuple[str, ...] = ()
         if start == 1 and spend.items:  # step by what the server serves a page, should it cap below ours
