@@ -140,3 +140,9 @@ def test_early_pruning_and_the_final_prune_remove_every_dangling_grant_once(
         grants = {g[0] for g in artifact.content()["grants"]}
     assert len(grants) == 11 and "role:admin:assigned:user:u7" in grants
     assert not any("ghost" in g for g in grants)
+
+
+def test_an_os_error_in_the_store_process_is_raised_as_itself_not_as_a_dead_process(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(FileExistsError, match="a-file"):  # what the in-process store raises too
+        StoreProcess(tmp_path / "a-file" / "sync.c1z", connector="acme")

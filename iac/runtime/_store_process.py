@@ -22,6 +22,7 @@ when the store lived in the engine's process.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import pickle
@@ -32,7 +33,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from iac.c1z import pb
 from iac.runtime import _c1z_codec as codec
@@ -45,8 +46,8 @@ __all__ = ["StoreProcess"]
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<I")
-_REPLY, _LOG = "reply", "log"
 _NICENESS = 10
+_PIPE_SIZE = 1 << 20
 
 
 def _send(stream: IO[bytes], message: Any) -> None:
@@ -77,6 +78,8 @@ class StoreProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
         assert self._child.stdin is not None and self._child.stdout is not None
         self._to, self._from = self._child.stdin, self._child.stdout
+        with contextlib.suppress(OSError, AttributeError):  # Linux: room for a few pages ahead of the store
+            fcntl.fcntl(self._to.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         self._lock = threading.Lock()  # one caller at a time (the coordinator)
         self._closed = False
         try:
@@ -93,7 +96,7 @@ class StoreProcess:
                 _send(self._to, (op, args, False))
                 if flush:  # on its way at once: a killed engine loses no checkpoint it has made
                     self._to.flush()
-            except (BrokenPipeError, OSError):
+            except OSError:
                 self._died()
 
     def _ask(self, op: str, *args: Any) -> Any:
@@ -101,22 +104,21 @@ class StoreProcess:
             try:
                 _send(self._to, (op, args, True))
                 self._to.flush()
-                while True:
-                    kind, payload = _receive(self._from)
-                    if kind == _LOG:
-                        logging.getLogger(payload[0]).log(payload[1], "%s", payload[2])
-                        continue
-                    ok, value = payload
-                    if not ok:
-                        raise value
-                    return value
-            except (BrokenPipeError, EOFError, OSError) as exc:
-                if isinstance(exc, ArtifactError):
-                    raise
+                records, ok, value = _receive(self._from)
+            except (OSError, EOFError):
                 self._died()
+        for name, level, message in records:  # what the child logged since its last answer
+            logging.getLogger(name).log(level, "%s", message)
+        if not ok:
+            raise value
+        return value
 
-    def _died(self) -> None:
-        code = self._child.wait(10)
+    def _died(self) -> NoReturn:
+        try:
+            code = self._child.wait(10)
+        except subprocess.TimeoutExpired:  # alive but its pipe is gone
+            self._child.kill()
+            code = self._child.wait()
         raise ArtifactError(f"{self.artifact}: the sync's store process ended unexpectedly (exit code {code})")
 
     # -- the WorkingStore methods the engine uses ---------------------------------------------------------
@@ -194,15 +196,28 @@ class StoreProcess:
 
 # -- the child ------------------------------------------------------------------------------------------
 
-class _PipeLog(logging.Handler):
-    """The child's log records go up the pipe; the engine's process logs them as its own."""
+class _HeldLog(logging.Handler):
+    """The child's log records, held until its next answer, which carries them to the engine's process
+    (logged there as its own). Held, not sent: the engine reads the pipe only when it waits for an answer."""
 
-    def __init__(self, out: IO[bytes]) -> None:
+    def __init__(self, limit: int = 1000) -> None:
         super().__init__()
-        self.out = out
+        self.records: list[tuple[str, int, str]] = []
+        self.limit = limit
+        self.dropped = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        _send(self.out, (_LOG, (record.name, record.levelno, record.getMessage())))
+        if len(self.records) < self.limit:
+            self.records.append((record.name, record.levelno, record.getMessage()))
+        else:
+            self.dropped += 1
+
+    def take(self) -> list[tuple[str, int, str]]:
+        records, self.records = self.records, []
+        if self.dropped:
+            records.append((__name__, logging.WARNING, f"{self.dropped} more log record(s) of the store dropped"))
+            self.dropped = 0
+        return records
 
 
 def serve() -> None:
@@ -215,6 +230,7 @@ def serve() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but messages on the pipe
+    held = _HeldLog()
     store: WorkingStore | None = None
     pending: BaseException | None = None  # an error in a write nobody waited for
     try:
@@ -232,7 +248,7 @@ def serve() -> None:
                 if op == "open":
                     artifact, connector, level = args
                     root = logging.getLogger()
-                    root.handlers[:] = [_PipeLog(out)]
+                    root.handlers[:] = [held]
                     root.setLevel(level)
                     store = WorkingStore(artifact, connector=connector)
                     result: Any = store.path
@@ -240,13 +256,13 @@ def serve() -> None:
                     assert store is not None
                     result = _call(store, op, args)
                 if wants_reply:
-                    _send(out, (_REPLY, (True, result)))
+                    _send(out, (held.take(), True, result))
                     out.flush()
             except Exception as exc:
                 if not wants_reply:
                     pending = exc
                     continue
-                _send(out, (_REPLY, (False, _portable(exc))))
+                _send(out, (held.take(), False, _portable(exc)))
                 out.flush()
     finally:
         if store is not None:

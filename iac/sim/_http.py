@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -127,7 +128,12 @@ class _AbortResponse(Response):
 
 
 def _encode_json(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    # msgspec writes the same compact UTF-8 JSON ten times faster than json.dumps: at 100k users a simulator
+    # shares the benchmark machine's cores with the sync it serves. json.dumps keeps what msgspec refuses.
+    try:
+        return msgspec.json.encode(payload)
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _decoded(body: bytes) -> Any:

@@ -350,11 +350,13 @@ class ConcurSim(SimulatorBase):
             top, _, sub = name.partition(".")
             return top, sub or None
 
+        wanted = [split(name) for name in attributes]  # once per request, not once per record
+        dropped = [split(name) for name in excluded]
+
         def project(record: dict[str, Any]) -> dict[str, Any]:
-            if attributes:
+            if wanted:
                 out: dict[str, Any] = {"id": record["id"], "schemas": record["schemas"]}
-                for name in attributes:
-                    top, sub = split(name)
+                for top, sub in wanted:
                     if top not in record:
                         continue
                     if sub is None or not isinstance(record[top], dict):
@@ -362,8 +364,7 @@ class ConcurSim(SimulatorBase):
                     elif sub in record[top]:
                         out.setdefault(top, {})[sub] = record[top][sub]
                 record = out
-            for name in excluded:
-                top, sub = split(name)
+            for top, sub in dropped:
                 if top == "id" or top not in record:
                     continue
                 if sub is None:
