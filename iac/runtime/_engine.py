@@ -15,7 +15,8 @@ Each task is one syncer call, which makes (ideally) one request. Workers run tas
 :class:`BucketBusy` before sending, the lane is parked until the bucket's reset and the worker takes
 another lane, so every bucket is kept busy at once and the sync approaches the slowest bucket's floor.
 
-Only the coordinator thread (the caller of :meth:`SyncEngine.run`) touches the store. It commits
+Only the coordinator thread (the caller of :meth:`SyncEngine.run`) touches the store, which by default
+runs in a process of its own (:mod:`~iac.runtime._store_process`), off this process's GIL. It commits
 results together with the resume token at most every ``checkpoint_interval`` seconds; a crash
 rolls back to the last checkpoint, and the next run resumes from it.
 
