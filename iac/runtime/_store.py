@@ -352,6 +352,7 @@ class WorkingStore:
         self._in_tx = False
         self._floors: dict[str, int] = {}
         self._pruned = 0
+        self._pruned_through: dict[str, int] = {}  # grants up to this id were checked by an early prune
         self._analyzed = False
 
     def _seed(self) -> None:
@@ -532,8 +533,7 @@ class WorkingStore:
         are pruned now, and the final call only looks at grants stored after this one.
         """
         self._begin()
-        key = f"{sync_id}/pruned"
-        start = max(self._floor(sync_id, "grant_floor"), self._floors.get(key, 0))
+        start = max(self._floor(sync_id, "grant_floor"), self._pruned_through.get(sync_id, 0))
         removed = 0
         for ptype in sorted(principal_types):
             cur = self.conn.execute(
@@ -542,7 +542,8 @@ class WorkingStore:
                 "v1_grants.principal_resource_id AND r.sync_id = v1_grants.sync_id)", (start, sync_id, ptype))
             removed += cur.rowcount
         if early:  # read after the deletes: a new row's id is one above the largest left (ids are reused)
-            self._floors[key] = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_grants").fetchone()[0]
+            top = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM v1_grants").fetchone()[0]
+            self._pruned_through[sync_id] = top
         self._pruned += removed
         return self._pruned
 

@@ -38,12 +38,10 @@ from typing import IO, Any, NoReturn
 from iac.c1z import pb
 from iac.runtime import _c1z_codec as codec
 from iac.runtime._models import Entitlement, Grant, Resource, ResourceType
-from iac.runtime._store import grant_row, resource_row
+from iac.runtime._store import WorkingStore, grant_row, resource_row
 from iac.runtime.errors import ArtifactError
 
 __all__ = ["StoreProcess"]
-
-log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<I")
 _NICENESS = 10
@@ -93,16 +91,16 @@ class StoreProcess:
     def _tell(self, op: str, *args: Any, flush: bool = False) -> None:
         with self._lock:
             try:
-                _send(self._to, (op, args, False))
+                _send(self._to, (op, args, {}, False))
                 if flush:  # on its way at once: a killed engine loses no checkpoint it has made
                     self._to.flush()
             except OSError:
                 self._died()
 
-    def _ask(self, op: str, *args: Any) -> Any:
+    def _ask(self, op: str, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             try:
-                _send(self._to, (op, args, True))
+                _send(self._to, (op, args, kwargs, True))
                 self._to.flush()
                 records, ok, value = _receive(self._from)
             except (OSError, EOFError):
@@ -128,7 +126,7 @@ class StoreProcess:
         return result
 
     def begin_sync(self, checkpoint: dict[str, Any], *, host_id: str = "", started_at: float | None = None) -> str:
-        sync_id: str = self._ask("begin_sync", checkpoint, host_id, started_at)
+        sync_id: str = self._ask("begin_sync", checkpoint, host_id=host_id, started_at=started_at)
         return sync_id
 
     def put_resource_types(self, sync_id: str, types: Iterable[ResourceType]) -> None:
@@ -177,7 +175,7 @@ class StoreProcess:
 
     def finish(self, sync_id: str, *, stats: dict[str, Any], ended_at: float | None = None,
                keep_previous: bool = True) -> None:
-        self._ask("finish", sync_id, stats, ended_at, keep_previous)
+        self._ask("finish", sync_id, stats=stats, ended_at=ended_at, keep_previous=keep_previous)
 
     def close(self) -> None:
         """Roll back what no checkpoint committed and end the child."""
@@ -222,8 +220,6 @@ class _HeldLog(logging.Handler):
 
 def serve() -> None:
     """The child's loop: one WorkingStore, driven by the messages on stdin."""
-    from iac.runtime._store import WorkingStore
-
     # Storing can wait; the requests cannot: on a busy node the requests' threads get the cores first.
     os.nice(_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -236,7 +232,7 @@ def serve() -> None:
     try:
         while True:
             try:
-                op, args, wants_reply = _receive(inp)
+                op, args, kwargs, wants_reply = _receive(inp)
             except EOFError:
                 return
             try:
@@ -254,7 +250,7 @@ def serve() -> None:
                     result: Any = store.path
                 else:
                     assert store is not None
-                    result = _call(store, op, args)
+                    result = getattr(store, op)(*args, **kwargs)
                 if wants_reply:
                     _send(out, (held.take(), True, result))
                     out.flush()
@@ -277,12 +273,3 @@ def _portable(exc: BaseException) -> BaseException:
         return ArtifactError(f"{type(exc).__name__}: {exc}")
     return exc
 
-
-def _call(store: Any, op: str, args: tuple[Any, ...]) -> Any:
-    if op == "begin_sync":
-        checkpoint, host_id, started_at = args
-        return store.begin_sync(checkpoint, host_id=host_id, started_at=started_at)
-    if op == "finish":
-        sync_id, stats, ended_at, keep_previous = args
-        return store.finish(sync_id, stats=stats, ended_at=ended_at, keep_previous=keep_previous)
-    return getattr(store, op)(*args)
